@@ -1,0 +1,281 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+)
+
+// The YAML shape of people.yaml and catalog.yaml (see deploy/demo/).
+type peopleFile struct {
+	People []personYAML `yaml:"people"`
+}
+
+type personYAML struct {
+	Email          string            `yaml:"email"`
+	Name           string            `yaml:"name"`
+	Department     string            `yaml:"department"`
+	Title          string            `yaml:"title"`
+	Manager        string            `yaml:"manager"`
+	Groups         []string          `yaml:"groups"`
+	Location       string            `yaml:"location"`
+	TimeZone       string            `yaml:"time_zone"`
+	EmploymentType string            `yaml:"employment_type"`
+	Status         string            `yaml:"status"`
+	ChannelIDs     map[string]string `yaml:"channel_ids"`
+}
+
+type catalogFile struct {
+	Apps []appYAML `yaml:"apps"`
+}
+
+type appYAML struct {
+	ID           string            `yaml:"id"`
+	Name         string            `yaml:"name"`
+	Description  string            `yaml:"description"`
+	Aliases      []string          `yaml:"aliases"`
+	Owner        string            `yaml:"owner"`
+	Provisioning string            `yaml:"provisioning"`
+	Tags         []string          `yaml:"tags"`
+	Entitlements []entitlementYAML `yaml:"entitlements"`
+}
+
+type entitlementYAML struct {
+	Name            string   `yaml:"name"`
+	Description     string   `yaml:"description"`
+	Aliases         []string `yaml:"aliases"`
+	Level           string   `yaml:"level"`
+	Risk            string   `yaml:"risk"`
+	Owner           string   `yaml:"owner"`
+	Provisioning    string   `yaml:"provisioning"`
+	SCIMGroup       string   `yaml:"scim_group"`
+	MaxDuration     string   `yaml:"max_duration"`
+	DefaultDuration string   `yaml:"default_duration"`
+	Tags            []string `yaml:"tags"`
+}
+
+// Levels, in increasing privilege.
+var Levels = []string{"read", "write", "admin"}
+
+// LevelRank orders levels: read 1, write 2, admin 3; unknown 0.
+func LevelRank(level string) int {
+	for i, l := range Levels {
+		if l == level {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var risks = map[string]bool{"low": true, "medium": true, "high": true, "critical": true}
+
+// LoadDir reads people.yaml and catalog.yaml from dir and validates them together.
+func LoadDir(dir string) (*Snapshot, error) {
+	var pf peopleFile
+	if err := readYAML(filepath.Join(dir, "people.yaml"), &pf); err != nil {
+		return nil, err
+	}
+	var cf catalogFile
+	if err := readYAML(filepath.Join(dir, "catalog.yaml"), &cf); err != nil {
+		return nil, err
+	}
+	return build(pf, cf)
+}
+
+func readYAML(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+func build(pf peopleFile, cf catalogFile) (*Snapshot, error) {
+	var errs []error
+	people := make([]*igav1.Person, 0, len(pf.People))
+	seen := map[string]bool{}
+	for i, p := range pf.People {
+		email := strings.ToLower(strings.TrimSpace(p.Email))
+		if email == "" || !strings.Contains(email, "@") {
+			errs = append(errs, fmt.Errorf("people[%d]: email %q is not an email address", i, p.Email))
+			continue
+		}
+		if seen[email] {
+			errs = append(errs, fmt.Errorf("people[%d]: duplicate email %s", i, email))
+		}
+		seen[email] = true
+		status := p.Status
+		if status == "" {
+			status = "active"
+		}
+		et := p.EmploymentType
+		if et == "" {
+			et = "employee"
+		}
+		people = append(people, &igav1.Person{
+			Email: email, Name: p.Name, Department: p.Department, Title: p.Title,
+			ManagerEmail: strings.ToLower(p.Manager), Groups: p.Groups, Location: p.Location,
+			TimeZone: p.TimeZone, EmploymentType: et, Status: status, ChannelIds: p.ChannelIDs,
+		})
+	}
+	for _, p := range people {
+		if p.ManagerEmail != "" && !seen[p.ManagerEmail] {
+			errs = append(errs, fmt.Errorf("person %s: manager %s is not in the directory", p.Email, p.ManagerEmail))
+		}
+	}
+	var apps []*igav1.App
+	var ents []*igav1.Entitlement
+	appSeen := map[string]bool{}
+	for i, a := range cf.Apps {
+		if !idPattern.MatchString(a.ID) {
+			errs = append(errs, fmt.Errorf("apps[%d]: id %q must be lower-case letters, digits, - or _", i, a.ID))
+			continue
+		}
+		if appSeen[a.ID] {
+			errs = append(errs, fmt.Errorf("apps[%d]: duplicate app id %s", i, a.ID))
+		}
+		appSeen[a.ID] = true
+		owner := strings.ToLower(a.Owner)
+		if owner == "" || !seen[owner] {
+			errs = append(errs, fmt.Errorf("app %s: owner %q is not in the directory", a.ID, a.Owner))
+		}
+		method, err := ParseProvisioning(a.Provisioning)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app %s: %w", a.ID, err))
+		}
+		apps = append(apps, &igav1.App{Id: a.ID, Name: a.Name, Description: a.Description,
+			Aliases: a.Aliases, OwnerEmail: owner, Provisioning: method, Tags: a.Tags})
+		if len(a.Entitlements) == 0 {
+			errs = append(errs, fmt.Errorf("app %s: has no entitlements", a.ID))
+		}
+		for j, e := range a.Entitlements {
+			where := fmt.Sprintf("app %s entitlements[%d]", a.ID, j)
+			if !idPattern.MatchString(e.Name) {
+				errs = append(errs, fmt.Errorf("%s: name %q must be lower-case letters, digits, - or _", where, e.Name))
+				continue
+			}
+			if LevelRank(e.Level) == 0 {
+				errs = append(errs, fmt.Errorf("%s: level %q must be one of %v", where, e.Level, Levels))
+			}
+			if !risks[e.Risk] {
+				errs = append(errs, fmt.Errorf("%s: risk %q must be low, medium, high or critical", where, e.Risk))
+			}
+			eowner := strings.ToLower(e.Owner)
+			if eowner != "" && !seen[eowner] {
+				errs = append(errs, fmt.Errorf("%s: owner %q is not in the directory", where, e.Owner))
+			}
+			em := method
+			if e.Provisioning != "" {
+				if em, err = ParseProvisioning(e.Provisioning); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				}
+			}
+			maxD, err := ParseDuration(e.MaxDuration)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: max_duration: %w", where, err))
+			}
+			defD, err := ParseDuration(e.DefaultDuration)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: default_duration: %w", where, err))
+			}
+			if maxD > 0 && defD > maxD {
+				errs = append(errs, fmt.Errorf("%s: default_duration %s exceeds max_duration %s", where, e.DefaultDuration, e.MaxDuration))
+			}
+			group := e.SCIMGroup
+			if group == "" {
+				group = a.ID + "-" + e.Name
+			}
+			ent := &igav1.Entitlement{Id: a.ID + ":" + e.Name, AppId: a.ID, Name: e.Name,
+				Description: e.Description, Aliases: e.Aliases, Level: e.Level, Risk: e.Risk,
+				OwnerEmail: eowner, Provisioning: em, ScimGroup: group, Tags: e.Tags}
+			if maxD > 0 {
+				ent.MaxDuration = durationpb.New(maxD)
+			}
+			if defD > 0 {
+				ent.DefaultDuration = durationpb.New(defD)
+			}
+			ents = append(ents, ent)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return NewSnapshot(people, apps, ents), nil
+}
+
+// ParseProvisioning reads "scim", "manual" or "webhook".
+func ParseProvisioning(s string) (igav1.ProvisioningMethod, error) {
+	switch strings.ToLower(s) {
+	case "scim", "":
+		return igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM, nil
+	case "manual":
+		return igav1.ProvisioningMethod_PROVISIONING_METHOD_MANUAL, nil
+	case "webhook":
+		return igav1.ProvisioningMethod_PROVISIONING_METHOD_WEBHOOK, nil
+	}
+	return 0, fmt.Errorf("provisioning %q must be scim, manual or webhook", s)
+}
+
+var durPattern = regexp.MustCompile(`^(\d+)(s|m|h|d|w)$`)
+
+// ParseDuration reads durations as people write them in policy and catalog files:
+// "90s", "30m", "12h", "7d", "2w", or Go's "1h30m". Empty is zero. Negative, zero-length
+// units and words such as "forever" are errors.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if m := durPattern.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return 0, fmt.Errorf("duration %q is out of range", s)
+		}
+		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour,
+			"d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		return time.Duration(n) * unit, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: write it like 90s, 30m, 12h, 7d or 2w", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	return d, nil
+}
+
+// FormatDuration writes a duration the way ParseDuration reads it, in the largest whole unit.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d%(7*24*time.Hour) == 0:
+		return fmt.Sprintf("%dw", d/(7*24*time.Hour))
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.Round(time.Second).String()
+}

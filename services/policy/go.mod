@@ -1,0 +1,7 @@
+module github.com/agentic-iga/iga/services/policy
+
+go 1.26.0
+
+require github.com/agentic-iga/iga/pkg v0.0.0
+
+replace github.com/agentic-iga/iga/pkg => ../../pkg
