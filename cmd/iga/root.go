@@ -36,12 +36,14 @@ Start everything on this machine with 'iga dev' (or 'make run'), then talk to it
 	root.PersistentFlags().StringVar(&g.addr, "addr", envOr("IGA_ADDR", "127.0.0.1:7000"), "gRPC address of the iga services (env IGA_ADDR)")
 	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", envOr("IGA_NATS_URL", "nats://127.0.0.1:4333"), "NATS URL, for verbs that read the bus directly (env IGA_NATS_URL)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
-	for _, add := range subcommands {
-		root.AddCommand(add(g))
-	}
+	root.AddCommand(
+		newChatCmd(g),
+		newRequestsCmd(g),
+		newApprovalsCmd(g),
+		newDecideCmd(g, true),
+		newDecideCmd(g, false),
+		newGrantsCmd(g),
+		newEventsCmd(g),
+	)
 	return root
 }
-
-// subcommands are registered by the files that define them (one file per verb family),
-// in their own var blocks, so verbs can be added without touching this file.
-var subcommands []func(*globals) *cobra.Command

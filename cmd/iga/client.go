@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+)
+
+// dial connects to the stack's gRPC address. The connection is lazy: the first call says
+// clearly when nothing listens there.
+func (g *globals) dial() (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("iga at %s: %w", g.addr, err)
+	}
+	return conn, nil
+}
+
+// explain turns a gRPC error into a sentence that says what to do.
+func (g *globals) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code().String() {
+	case "Unavailable":
+		return fmt.Errorf("cannot reach iga at %s: is it running? Start it with 'make run' (or 'iga dev'), or point --addr / IGA_ADDR at your stack", g.addr)
+	case "DeadlineExceeded":
+		return fmt.Errorf("iga at %s did not answer in time: %s", g.addr, st.Message())
+	}
+	return fmt.Errorf("%s", st.Message())
+}
+
+func callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// printJSON writes protobuf messages as one JSON document (an array for many).
+func printJSON(w io.Writer, msgs ...proto.Message) error {
+	opts := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
+	raw := make([]json.RawMessage, 0, len(msgs))
+	for _, m := range msgs {
+		b, err := opts.Marshal(m)
+		if err != nil {
+			return err
+		}
+		raw = append(raw, b)
+	}
+	var v any = raw
+	if len(raw) == 1 {
+		v = raw[0]
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	_ = tw.Flush()
+}
+
+func when(ts *timestamppb.Timestamp) string {
+	if ts == nil || !ts.IsValid() || ts.AsTime().IsZero() {
+		return "-"
+	}
+	return ts.AsTime().Local().Format("2006-01-02 15:04:05")
+}
+
+func trimEnum(s, prefix string) string {
+	return strings.ToLower(strings.TrimPrefix(s, prefix))
+}
+
+func requestStatus(s igav1.RequestStatus) string {
+	return strings.ReplaceAll(trimEnum(s.String(), "REQUEST_STATUS_"), "_", " ")
+}
+
+func approvalStatus(s igav1.ApprovalStatus) string { return trimEnum(s.String(), "APPROVAL_STATUS_") }
+
+func grantStatus(s igav1.GrantStatus) string { return trimEnum(s.String(), "GRANT_STATUS_") }
+
+func stdout() io.Writer { return os.Stdout }
