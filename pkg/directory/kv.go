@@ -16,8 +16,8 @@ import (
 
 // Keys in the directory bucket: person.<key(email)>, app.<id>, ent.<key(id)>.
 func personKey(email string) string { return "person." + bus.Key(strings.ToLower(email)) }
-func appKey(id string) string        { return "app." + id }
-func entKey(id string) string        { return "ent." + bus.Key(id) }
+func appKey(id string) string       { return "app." + id }
+func entKey(id string) string       { return "ent." + bus.Key(id) }
 
 // Publish writes a snapshot to the directory bucket and removes records it no longer has.
 // Unchanged records are not rewritten, so watchers see only real changes.
