@@ -1,0 +1,185 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/agentic-iga/iga/pkg/bus"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/services/approval/workflow"
+)
+
+// errInvalid marks a malformed call.
+var errInvalid = errors.New("invalid argument")
+
+// approvalServer is the gRPC face of ApprovalService; it only translates.
+type approvalServer struct {
+	igav1.UnimplementedApprovalServiceServer
+	s *Service
+}
+
+func (g *approvalServer) Requirements(ctx context.Context, in *igav1.RequirementsRequest) (*igav1.RequirementsResponse, error) {
+	resp, err := g.s.Requirements(ctx, in.GetRequest())
+	if err != nil {
+		return nil, toStatus(g.s.log, err)
+	}
+	return resp, nil
+}
+
+func (g *approvalServer) ListApprovals(ctx context.Context, in *igav1.ListApprovalsRequest) (*igav1.ListApprovalsResponse, error) {
+	list, err := g.s.ListApprovals(ctx, in.GetApproverEmail(), in.GetStatuses())
+	if err != nil {
+		return nil, toStatus(g.s.log, err)
+	}
+	return &igav1.ListApprovalsResponse{Approvals: list}, nil
+}
+
+func (g *approvalServer) Decide(ctx context.Context, in *igav1.DecideRequest) (*igav1.DecideResponse, error) {
+	// Dev-mode identity: the approver is whoever the message names (the CLI's --as). In
+	// production the caller is authenticated from mTLS/OIDC metadata by an interceptor that
+	// rejects a call whose authenticated identity differs from approver_email.
+	a, err := g.s.Decide(ctx, in.GetApprovalId(), workflow.Vote{
+		Approver: in.GetApproverEmail(), Approve: in.GetApprove(), Reason: in.GetReason(),
+	})
+	if err != nil {
+		return nil, toStatus(g.s.log, err)
+	}
+	return &igav1.DecideResponse{Approval: a}, nil
+}
+
+// Requirements says what a request would need: policy's decision (not recorded) and, when
+// it demands approval, who would approve each stage. Steps nobody may approve turn the
+// answer into the denial the request would get.
+func (s *Service) Requirements(ctx context.Context, req *igav1.AccessRequest) (*igav1.RequirementsResponse, error) {
+	if req == nil {
+		return nil, fmt.Errorf("%w: a request is required", errInvalid)
+	}
+	dec, err := s.evaluate(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	resp := &igav1.RequirementsResponse{Decision: dec}
+	if dec.GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL {
+		return resp, nil
+	}
+	stages, err := workflow.Route(s.dir.Snapshot(), workflow.PartiesOf(req), dec.GetApprovalSteps())
+	if err != nil {
+		denied := proto.Clone(dec).(*igav1.PolicyDecision)
+		denied.Effect = igav1.Effect_EFFECT_DENY
+		denied.Reason = trimDot(dec.GetReason()) + "; but no one may approve it: " + err.Error()
+		denied.Remediation = append(denied.Remediation, "ask the directory team to fill in the missing approver (manager or owner)")
+		resp.Decision = denied
+		return resp, nil
+	}
+	for _, st := range stages {
+		resp.Stages = append(resp.Stages, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
+	}
+	return resp, nil
+}
+
+// ListApprovals lists approvals, newest first: all of them, or those approver may decide
+// now; optionally only some statuses.
+func (s *Service) ListApprovals(ctx context.Context, approver string, statuses []igav1.ApprovalStatus) ([]*igav1.Approval, error) {
+	all, err := s.approvals.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := map[igav1.ApprovalStatus]bool{}
+	for _, st := range statuses {
+		want[st] = true
+	}
+	var out []*igav1.Approval
+	for _, a := range all {
+		if len(want) > 0 && !want[a.GetStatus()] {
+			continue
+		}
+		if approver != "" && !workflow.CanDecide(a, approver) {
+			continue
+		}
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ti, tj := out[i].GetCreatedAt().AsTime(), out[j].GetCreatedAt().AsTime()
+		if !ti.Equal(tj) {
+			return ti.After(tj)
+		}
+		return out[i].GetId() > out[j].GetId()
+	})
+	return out, nil
+}
+
+// Decide records an approver's vote on an approval (by approval or request id: they are
+// the same) with compare-and-set, then announces the outcome. A retried call changes
+// nothing and announces the same state with the same ids, so it cannot double-publish.
+func (s *Service) Decide(ctx context.Context, id string, v workflow.Vote) (*igav1.Approval, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: say which approval (approval or request id)", errInvalid)
+	}
+	v.At = s.now()
+	snap := s.dir.Snapshot()
+	outcome := workflow.Unchanged
+	a, err := s.approvals.Update(ctx, id, false, func(cur *igav1.Approval) (*igav1.Approval, error) {
+		next := proto.Clone(cur).(*igav1.Approval)
+		o, err := workflow.Decide(snap, next, v)
+		if err != nil {
+			return nil, err
+		}
+		if outcome = o; o == workflow.Unchanged {
+			return nil, bus.ErrNoChange
+		}
+		return next, nil
+	})
+	if errors.Is(err, bus.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no approval %q", workflow.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("approval vote", "request_id", a.GetRequestId(), "approver", workflow.Normalize(v.Approver),
+		"approve", v.Approve, "outcome", outcome.String(), "status", a.GetStatus().String(), "stage", a.GetCurrentStage())
+	if outcome == workflow.Recorded {
+		return a, nil // the stage still waits; nothing new to announce
+	}
+	req, err := s.request(ctx, a.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.announce(ctx, a, req, nil); err != nil {
+		return nil, fmt.Errorf("vote recorded but announcing it failed (retry the same decision): %w", err)
+	}
+	return a, nil
+}
+
+// toStatus maps the service's errors to gRPC status, once. Messages of expected errors are
+// meant for the caller; unexpected ones are logged and hidden.
+func toStatus(log *slog.Logger, err error) error {
+	code := codes.Internal
+	switch {
+	case errors.Is(err, workflow.ErrNotFound):
+		code = codes.NotFound
+	case errors.Is(err, workflow.ErrSelfApproval), errors.Is(err, workflow.ErrNotApprover):
+		code = codes.PermissionDenied
+	case errors.Is(err, workflow.ErrAlreadyDecided), errors.Is(err, workflow.ErrAlreadyVoted):
+		code = codes.FailedPrecondition
+	case errors.Is(err, workflow.ErrNoIdentity), errors.Is(err, errInvalid), errors.Is(err, errRejected):
+		code = codes.InvalidArgument
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
+	default:
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
+			return status.Error(codes.Unavailable, "policy service unavailable; try again shortly")
+		}
+		log.Error("approval call failed", "err", err)
+		return status.Error(codes.Internal, "internal error in the approval service; see its log")
+	}
+	return status.Error(code, err.Error())
+}
