@@ -118,11 +118,24 @@ func (s Stage) Description() string {
 	return strings.Join(parts, "; ")
 }
 
-// Waiting joins the steps' waiting phrases: "Marco Bianchi (manager) and Lee Kim (security)".
+// Waiting joins the steps' waiting phrases: "Marco Bianchi (manager) and Lee Kim (security)";
+// one person holding several single-approver steps is named once with all their roles.
 func (s Stage) Waiting() string {
-	parts := make([]string, len(s.Steps))
-	for i, st := range s.Steps {
-		parts[i] = st.Waiting()
+	var parts []string
+	at := map[string]int{} // approver of a single-approver step -> index in parts
+	roles := map[string][]string{}
+	for _, st := range s.Steps {
+		if len(st.Approvers) != 1 {
+			parts = append(parts, st.Waiting())
+			continue
+		}
+		a := st.Approvers[0]
+		if _, ok := at[a]; !ok {
+			at[a] = len(parts)
+			parts = append(parts, "")
+		}
+		roles[a] = append(roles[a], st.Role)
+		parts[at[a]] = fmt.Sprintf("%s (%s)", st.Names[0], strings.Join(roles[a], ", "))
 	}
 	return strings.Join(parts, " and ")
 }
