@@ -101,8 +101,10 @@ func TestDecide(t *testing.T) {
 			status: igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED, stage: 2, approvers: []string{kai, lee},
 		},
 		{
-			name:     "parallel steps each need their approver",
-			approval: func(t *testing.T) *igav1.Approval { return openFor(t, dana, dana, "snowflake:analyst", manager, entOwner) },
+			name: "parallel steps each need their approver",
+			approval: func(t *testing.T) *igav1.Approval {
+				return openFor(t, dana, dana, "snowflake:analyst", manager, entOwner)
+			},
 			votes: []vote{
 				{who: marco, approve: true, outcome: Recorded},
 				{who: sofia, approve: true, outcome: Approved},
