@@ -6,8 +6,9 @@
 // (schemas, filters, PATCH paths such as members[value eq "…"]) and renders responses and
 // SCIM errors; this package supplies the Users and Groups resource handlers, bearer-token
 // authentication and read-only views for the console. It serves /Users, /Groups,
-// /Schemas, /ResourceTypes and /ServiceProviderConfig at the root of its handler (and
-// under /v2); mount it under a prefix with http.StripPrefix.
+// /Schemas, /ResourceTypes and /ServiceProviderConfig at the root of its handler and under
+// /v2 and /scim/v2 (so a client configured with ".../scim/v2" works against it served
+// at the root); mount it under another prefix with http.StripPrefix.
 package scimtarget
 
 import (
@@ -105,6 +106,12 @@ func (t *Target) authenticate(next http.Handler) http.Handler {
 					Detail: "Missing or invalid bearer token."})
 				return
 			}
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/scim"); ok && (rest == "" || strings.HasPrefix(rest, "/")) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = rest
+			r2.URL.RawPath = ""
+			r = r2
 		}
 		next.ServeHTTP(w, r)
 	})

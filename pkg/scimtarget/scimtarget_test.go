@@ -176,7 +176,9 @@ func TestErrors(t *testing.T) {
 
 // A raw request shows the wire format: media type, PatchOp schema, SCIM error body.
 func TestWireFormat(t *testing.T) {
-	_, _, srv := setup(t)
+	target := scimtarget.New(token)
+	srv := httptest.NewServer(target.Handler()) // served at the root, reached at /scim/v2
+	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPatch, srv.URL+"/scim/v2/Groups/g-x", strings.NewReader(`{"Operations":[]}`))
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)

@@ -1,0 +1,116 @@
+package provisioner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/agentic-iga/iga/pkg/bus"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/services/provisioner/connector"
+)
+
+// handleRevoke executes a revoke command: stale generations and grants no longer active
+// are acknowledged and ignored; otherwise the connector removes the access, the target is
+// read back, the ledger records REVOKED, grant.revoked is published and the requester told.
+func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.ProvisionRevoke) error {
+	id := strings.TrimSpace(cmd.GetGrantId())
+	if id == "" {
+		return bus.Permanent(errors.New("revoke command names no grant"))
+	}
+	reason := strings.TrimSpace(cmd.GetReason())
+	if reason == "" {
+		reason = "revoked"
+	}
+	g, _, err := s.grants.Get(ctx, id)
+	if errors.Is(err, bus.ErrNotFound) {
+		return bus.Permanent(fmt.Errorf("revoke %s: no such grant in the ledger", id))
+	}
+	if err != nil {
+		return err
+	}
+	log := s.log.With("grant_id", id, "request_id", g.GetRequestId(), "reason", reason)
+	if cmd.GetGeneration() > 0 && cmd.GetGeneration() != g.GetGeneration() {
+		log.Info("ignoring stale revoke", "command_generation", cmd.GetGeneration(), "ledger_generation", g.GetGeneration())
+		return nil
+	}
+	switch g.GetStatus() {
+	case igav1.GrantStatus_GRANT_STATUS_REVOKED:
+		// Done before; make sure the event went out (same id: the server drops a duplicate).
+		return s.announceRevoked(ctx, m, g)
+	case igav1.GrantStatus_GRANT_STATUS_ACTIVE, igav1.GrantStatus_GRANT_STATUS_PENDING:
+		// PENDING: a grant interrupted mid-way may have reached the target; remove it too.
+	default:
+		log.Info("grant is not active; nothing to revoke", "status", g.GetStatus())
+		return nil
+	}
+
+	person, ent := s.person(g.GetPersonEmail()), s.entitlement(g.GetEntitlementId())
+	ent.Method = methodOfGrant(g, ent.Method)
+	conn, err := s.connectorFor(ent.Method)
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("revoke %s: %w", id, err))
+	}
+	note := ""
+	switch err := conn.Revoke(ctx, person, ent); {
+	case errors.Is(err, connector.ErrPending):
+		// A person removes it; the ledger records the revocation decision now so the
+		// grant stops counting as access, and the task is the follow-up.
+		note = " (manual removal task raised)"
+	case err != nil:
+		log.Warn("connector revoke failed", "err", err, "delivery", m.Deliveries)
+		if connector.IsPermanent(err) {
+			return bus.Permanent(fmt.Errorf("revoke %s: %w", id, err))
+		}
+		return fmt.Errorf("revoke %s: %w", id, err)
+	default:
+		if err := verifyPresent(ctx, conn, person, ent, false); err != nil {
+			log.Warn("revoke not confirmed by the target", "err", err, "delivery", m.Deliveries)
+			return fmt.Errorf("revoke %s: %w", id, err)
+		}
+	}
+	g, err = s.grants.Update(ctx, id, false, func(cur *igav1.Grant) (*igav1.Grant, error) {
+		if cur.GetStatus() == igav1.GrantStatus_GRANT_STATUS_REVOKED {
+			return cur, bus.ErrNoChange
+		}
+		cur.Status = igav1.GrantStatus_GRANT_STATUS_REVOKED
+		cur.RevokedAt = timestamppb.New(s.now().UTC())
+		cur.RevokeReason = reason + note
+		return cur, nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger %s: %w", id, err)
+	}
+	log.Info("grant revoked")
+	return s.announceRevoked(ctx, m, g)
+}
+
+// methodOfGrant is the connector that granted the access; it also removes it.
+func methodOfGrant(g *igav1.Grant, fallback connector.Method) connector.Method {
+	if g.GetConnector() == igav1.ProvisioningMethod_PROVISIONING_METHOD_UNSPECIFIED {
+		return fallback
+	}
+	return methodOf(g.GetConnector())
+}
+
+func (s *Service) announceRevoked(ctx context.Context, m bus.Meta, g *igav1.Grant) error {
+	if _, err := s.bus.Publish(ctx, SubjectGrantRevoked, &igav1.GrantChanged{Grant: g},
+		bus.WithID("grant-revoked-"+g.GetId()), bus.WithRequestID(g.GetRequestId()), bus.CausedBy(m)); err != nil {
+		return err
+	}
+	req, _, err := s.requests.Get(ctx, g.GetRequestId())
+	if errors.Is(err, bus.ErrNotFound) {
+		return nil // no conversation to tell
+	}
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("Your access to %s was removed: %s.", s.accessName(g.GetEntitlementId()), g.GetRevokeReason())
+	if !strings.EqualFold(g.GetPersonEmail(), req.GetRequesterEmail()) {
+		text = fmt.Sprintf("%s's access to %s was removed: %s.", g.GetPersonEmail(), s.accessName(g.GetEntitlementId()), g.GetRevokeReason())
+	}
+	return s.notify(ctx, m, req, "reply-grant-revoked-"+g.GetId(), text)
+}
