@@ -123,11 +123,22 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*Direc
 		}
 	}
 	// Initial values, then a nil entry marks the end of the backlog.
+	loaded := false
 	for e := range w.Updates() {
 		if e == nil {
+			loaded = true
 			break
 		}
 		apply(e)
+	}
+	if !loaded {
+		// The watch closed (ctx ended, connection lost) before the backlog was read: a
+		// partial directory must not pass for the whole one.
+		_ = w.Stop()
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("load directory: %w", err)
+		}
+		return nil, errors.New("load directory: the watch closed before the initial load completed")
 	}
 	if len(people) == 0 {
 		_ = w.Stop()

@@ -3,6 +3,7 @@ package directory
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -132,13 +133,34 @@ func build(pf peopleFile, cf catalogFile) (*Snapshot, error) {
 		}
 		people = append(people, &igav1.Person{
 			Email: email, Name: p.Name, Department: p.Department, Title: p.Title,
-			ManagerEmail: strings.ToLower(p.Manager), Groups: p.Groups, Location: p.Location,
+			ManagerEmail: strings.ToLower(strings.TrimSpace(p.Manager)), Groups: p.Groups, Location: p.Location,
 			TimeZone: p.TimeZone, EmploymentType: et, Status: status, ChannelIds: p.ChannelIDs,
 		})
 	}
+	managerOf := map[string]string{}
+	channelOwner := map[string]string{}
 	for _, p := range people {
 		if p.ManagerEmail != "" && !seen[p.ManagerEmail] {
 			errs = append(errs, fmt.Errorf("person %s: manager %s is not in the directory", p.Email, p.ManagerEmail))
+		}
+		managerOf[p.Email] = p.ManagerEmail
+		// One chat identity must map to one person, or intake would act for the wrong one.
+		for ch, id := range p.ChannelIds {
+			k := ch + "/" + id
+			if other, dup := channelOwner[k]; dup && other != p.Email {
+				errs = append(errs, fmt.Errorf("person %s: %s id %s is already %s's", p.Email, ch, id, other))
+			}
+			channelOwner[k] = p.Email
+		}
+	}
+	// Approval routing walks up manager chains, so they must end at the top of the tree.
+	for _, p := range people {
+		steps := 0
+		for m := managerOf[p.Email]; m != "" && steps <= len(people); m = managerOf[m] {
+			steps++
+		}
+		if steps > len(people) {
+			errs = append(errs, fmt.Errorf("person %s: manager chain loops (a manager reports, directly or not, to their own report)", p.Email))
 		}
 	}
 	var apps []*igav1.App
@@ -153,7 +175,7 @@ func build(pf peopleFile, cf catalogFile) (*Snapshot, error) {
 			errs = append(errs, fmt.Errorf("apps[%d]: duplicate app id %s", i, a.ID))
 		}
 		appSeen[a.ID] = true
-		owner := strings.ToLower(a.Owner)
+		owner := strings.ToLower(strings.TrimSpace(a.Owner))
 		if owner == "" || !seen[owner] {
 			errs = append(errs, fmt.Errorf("app %s: owner %q is not in the directory", a.ID, a.Owner))
 		}
@@ -166,19 +188,24 @@ func build(pf peopleFile, cf catalogFile) (*Snapshot, error) {
 		if len(a.Entitlements) == 0 {
 			errs = append(errs, fmt.Errorf("app %s: has no entitlements", a.ID))
 		}
+		entSeen := map[string]bool{}
 		for j, e := range a.Entitlements {
 			where := fmt.Sprintf("app %s entitlements[%d]", a.ID, j)
 			if !idPattern.MatchString(e.Name) {
 				errs = append(errs, fmt.Errorf("%s: name %q must be lower-case letters, digits, - or _", where, e.Name))
 				continue
 			}
+			if entSeen[e.Name] {
+				errs = append(errs, fmt.Errorf("%s: duplicate entitlement %s:%s", where, a.ID, e.Name))
+			}
+			entSeen[e.Name] = true
 			if LevelRank(e.Level) == 0 {
 				errs = append(errs, fmt.Errorf("%s: level %q must be one of %v", where, e.Level, Levels))
 			}
 			if !risks[e.Risk] {
 				errs = append(errs, fmt.Errorf("%s: risk %q must be low, medium, high or critical", where, e.Risk))
 			}
-			eowner := strings.ToLower(e.Owner)
+			eowner := strings.ToLower(strings.TrimSpace(e.Owner))
 			if eowner != "" && !seen[eowner] {
 				errs = append(errs, fmt.Errorf("%s: owner %q is not in the directory", where, e.Owner))
 			}
@@ -188,13 +215,20 @@ func build(pf peopleFile, cf catalogFile) (*Snapshot, error) {
 					errs = append(errs, fmt.Errorf("%s: %w", where, err))
 				}
 			}
-			maxD, err := ParseDuration(e.MaxDuration)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: max_duration: %w", where, err))
+			maxD, maxErr := ParseDuration(e.MaxDuration)
+			if maxErr != nil {
+				errs = append(errs, fmt.Errorf("%s: max_duration: %w", where, maxErr))
 			}
-			defD, err := ParseDuration(e.DefaultDuration)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: default_duration: %w", where, err))
+			defD, defErr := ParseDuration(e.DefaultDuration)
+			if defErr != nil {
+				errs = append(errs, fmt.Errorf("%s: default_duration: %w", where, defErr))
+			}
+			// An absent limit means none; a written zero is a mistake, not "no limit".
+			if maxErr == nil && maxD == 0 && strings.TrimSpace(e.MaxDuration) != "" {
+				errs = append(errs, fmt.Errorf("%s: max_duration %q must be longer than zero", where, e.MaxDuration))
+			}
+			if defErr == nil && defD == 0 && strings.TrimSpace(e.DefaultDuration) != "" {
+				errs = append(errs, fmt.Errorf("%s: default_duration %q must be longer than zero", where, e.DefaultDuration))
 			}
 			if maxD > 0 && defD > maxD {
 				errs = append(errs, fmt.Errorf("%s: default_duration %s exceeds max_duration %s", where, e.DefaultDuration, e.MaxDuration))
@@ -245,12 +279,12 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	if m := durPattern.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("duration %q is out of range", s)
-		}
 		unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour,
 			"d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || n > 100000 || time.Duration(n) > math.MaxInt64/unit {
+			return 0, fmt.Errorf("duration %q is out of range", s)
+		}
 		return time.Duration(n) * unit, nil
 	}
 	d, err := time.ParseDuration(s)
