@@ -1,0 +1,938 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/services/agent/conv"
+	"github.com/agentic-iga/iga/services/agent/tools"
+)
+
+// Builtin is the deterministic, offline planner: rules for intent and entities, BM25
+// retrieval over the catalog, least privilege by default, and a question whenever the
+// task leaves the app or the level open.
+type Builtin struct {
+	tools *tools.Tools
+}
+
+// NewBuiltin returns the built-in planner over a toolbox.
+func NewBuiltin(t *tools.Tools) *Builtin { return &Builtin{tools: t} }
+
+// Name implements Planner.
+func (b *Builtin) Name() string { return "builtin" }
+
+// Replies the built-in planner gives in fixed situations.
+const (
+	helpText = "I can request access for you (or a report of yours), extend or give up access you hold, " +
+		"and tell you what you have. Say what you need to do, e.g. \"I need to look at the payments dashboards " +
+		"for the audit this week\" or \"read access to snowflake for 2 days\"."
+	injectionText = "I can't change policy, skip approvals or grant access myself: every request goes through " +
+		"policy and approval, whatever a message says. Tell me what you need to do and I'll find the least access that fits."
+	everythingText = "I request one entitlement at a time, for a specific task, with the least privilege that fits. " +
+		"Which app do you need, and what do you need to do in it?"
+	nothingText = "Tell me what access you need — the app and what you need to do there, e.g. \"view the payments dashboards in Grafana\"."
+)
+
+var optionYes = []conv.Option{{Label: "Submit", Value: "yes"}, {Label: "Cancel", Value: "no"}}
+
+// Plan implements Planner.
+func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Reply, error) {
+	text, problem := Clean(in.Text)
+	if problem != "" {
+		return conv.Reply{Kind: conv.ReplyError, Text: problem}, nil
+	}
+	s := b.tools.Session(st, func() time.Time { return in.Now })
+	me, err := s.GetPerson(in.Person)
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't find you in the directory as an active person, so I can't request access for you. Please contact IT."}, nil
+	}
+	loc := location(me)
+	t := turn{ctx: ctx, b: b, s: s, st: st, in: in, me: me, loc: loc}
+	if in.Option != "" {
+		if !st.Pending.Allows(in.Option) {
+			if st.Pending != nil {
+				return t.reask("That choice isn't one of the options I offered. "), nil
+			}
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "That choice is no longer open. " + nothingText}, nil
+		}
+		return t.answer(in.Option, Understanding{Yes: in.Option == "yes", No: in.Option == "no"}, true)
+	}
+	if !hasLetters(text) {
+		if st.Pending != nil {
+			return t.reask("I didn't catch that. "), nil
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, Text: nothingText}, nil
+	}
+	u := Understand(text, in.Now, loc)
+	if u.Injection {
+		st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: injectionText}, nil
+	}
+	if st.Pending != nil {
+		return t.answer(text, u, false)
+	}
+	return t.fresh(text, u)
+}
+
+// turn is the handling of one message.
+type turn struct {
+	ctx context.Context
+	b   *Builtin
+	s   *tools.Session
+	st  *conv.State
+	in  Input
+	me  *igav1.Person
+	loc *time.Location
+}
+
+func location(p *igav1.Person) *time.Location {
+	if p.GetTimeZone() != "" {
+		if l, err := time.LoadLocation(p.GetTimeZone()); err == nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+// reask repeats the open question.
+func (t *turn) reask(prefix string) conv.Reply {
+	p := t.st.Pending
+	kind := conv.ReplyQuestion
+	if p.Kind == conv.PendingConfirm {
+		kind = conv.ReplyProposal
+	}
+	return conv.Reply{Kind: kind, Text: prefix + p.Question, Options: p.Options}
+}
+
+var ordinals = map[string]int{"1": 0, "first": 0, "one": 0, "2": 1, "second": 1, "two": 1, "3": 2, "third": 2, "three": 2, "4": 3, "fourth": 3, "four": 3}
+
+// answer handles a message while a question is open.
+func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, error) {
+	p := t.st.Pending
+	d := t.st.Draft
+	lower := strings.ToLower(strings.TrimSpace(text))
+	if !picked && (u.Action == conv.ActionCancel || u.No) && !u.Yes {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+	}
+	switch p.Kind {
+	case conv.PendingConfirm:
+		if u.Yes {
+			return t.confirm()
+		}
+		if picked && u.No {
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+		}
+		if u.Duration > 0 && d != nil && d.Action != conv.ActionRelinquish && !t.namesOtherEntitlement(text, u) {
+			d.DurationAsked = u.Duration
+			return t.propose()
+		}
+	case conv.PendingEntitlement:
+		choice := ""
+		if picked {
+			choice = text
+		} else {
+			choice = t.pickOption(lower, p.Options)
+		}
+		if choice != "" {
+			if _, _, err := t.s.Entitlement(choice); err != nil {
+				return t.reask("That isn't in the catalog. "), nil
+			}
+			if d == nil {
+				d = &conv.Draft{Action: conv.ActionRequest}
+				t.st.Draft = d
+			}
+			if u.Duration > 0 {
+				d.DurationAsked = u.Duration
+			}
+			d.EntitlementID = choice
+			t.st.Pending = nil
+			return t.checkAndPropose()
+		}
+		if u.Duration > 0 && d != nil && !t.namesOtherEntitlement(text, u) {
+			d.DurationAsked = u.Duration
+			return t.reask("Noted: " + Human(u.Duration) + ". "), nil
+		}
+	case conv.PendingGrant:
+		choice := ""
+		if picked {
+			choice = text
+		} else {
+			choice = t.pickOption(lower, p.Options)
+		}
+		if choice != "" && d != nil {
+			t.st.Pending = nil
+			if u.Duration > 0 {
+				d.DurationAsked = u.Duration
+			}
+			return t.withGrant(d.Action, choice)
+		}
+	case conv.PendingExtendOffer:
+		if u.Yes && d != nil && d.ExtendsGrantID != "" {
+			t.st.Pending = nil
+			return t.withGrant(conv.ActionExtend, d.ExtendsGrantID)
+		}
+		if picked && u.No {
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK — you keep the access you have until it expires."}, nil
+		}
+		if u.Duration > 0 && d != nil && d.ExtendsGrantID != "" && !t.namesOtherEntitlement(text, u) {
+			d.DurationAsked = u.Duration
+			t.st.Pending = nil
+			return t.withGrant(conv.ActionExtend, d.ExtendsGrantID)
+		}
+	}
+	if picked {
+		return t.reask(""), nil
+	}
+	// Not an answer: treat it as a new ask, keeping the app in view for a refinement
+	// such as "actually I need to edit them".
+	prev := t.st.Draft
+	t.st.Pending = nil
+	r, err := t.fresh(text, u)
+	if err == nil && r.Kind == conv.ReplyInfo && r.Text == t.couldNotFind(text) && prev != nil {
+		t.st.Draft, t.st.Pending = prev, p
+		return t.reask("I didn't understand that as an answer. "), nil
+	}
+	return r, err
+}
+
+// namesOtherEntitlement reports whether a message names an app or level, i.e. is a new ask.
+func (t *turn) namesOtherEntitlement(text string, u Understanding) bool {
+	if u.Level != "" {
+		return true
+	}
+	return len(t.s.Tools().Index().AppsNamed(text)) > 0
+}
+
+// pickOption matches a typed answer to one of the offered options: by position ("the
+// first"), by the option's words ("viewer"), or by the level it implies ("read only").
+func (t *turn) pickOption(lower string, opts []conv.Option) string {
+	for _, w := range strings.Fields(strings.Trim(lower, ".!?")) {
+		if i, ok := ordinals[strings.Trim(w, ".!?,")]; ok && i < len(opts) && len(strings.Fields(lower)) <= 4 {
+			return opts[i].Value
+		}
+	}
+	words := map[string]bool{}
+	for _, w := range Tokenize(lower) {
+		if !tools.IsStopword(w) {
+			words[w] = true
+		}
+	}
+	var match []string
+	best := 0
+	for _, o := range opts {
+		n := 0
+		for _, w := range Tokenize(o.Value + " " + o.Label) {
+			if words[w] && !tools.IsStopword(w) {
+				n++
+			}
+		}
+		if n > best {
+			best, match = n, []string{o.Value}
+		} else if n == best && n > 0 {
+			match = append(match, o.Value)
+		}
+	}
+	if len(match) == 1 {
+		return match[0]
+	}
+	if lvl, _ := matchLevels(lower); lvl != "" {
+		var hit []string
+		for _, o := range opts {
+			if e, _, err := t.s.Entitlement(o.Value); err == nil && e.GetLevel() == lvl {
+				hit = append(hit, o.Value)
+			}
+		}
+		if len(hit) == 1 {
+			return hit[0]
+		}
+	}
+	return ""
+}
+
+// Tokenize splits like the catalog index does.
+func Tokenize(s string) []string { return tools.Tokenize(s) }
+
+func (t *turn) couldNotFind(string) string {
+	return "I couldn't match that to anything in the catalog. Which app is it, and what do you need to do there? (For example: \"view dashboards in Grafana\", \"read access to Snowflake\".)"
+}
+
+// fresh handles a message that starts something new.
+func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
+	switch {
+	case u.Help:
+		return conv.Reply{Kind: conv.ReplyInfo, Text: helpText}, nil
+	case u.Greeting:
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "Hi! " + helpText}, nil
+	case u.Action == conv.ActionCancel:
+		had := t.st.Draft != nil
+		t.st.Reset()
+		if had {
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing in progress to cancel."}, nil
+	case u.Action == conv.ActionStatus:
+		return t.status()
+	case u.Action == conv.ActionExtend || u.Action == conv.ActionRelinquish:
+		return t.grantAction(text, u)
+	}
+	return t.request(text, u)
+}
+
+// status lists the person's active access.
+func (t *turn) status() (conv.Reply, error) {
+	t.st.Reset()
+	gs, err := t.s.ActiveGrants(t.ctx, t.me.GetEmail())
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, nil
+	}
+	if len(gs) == 0 {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "You hold no access granted through iga right now."}, nil
+	}
+	var b strings.Builder
+	b.WriteString("You currently hold:")
+	for _, g := range gs {
+		fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+	}
+	b.WriteString("\nSay \"extend …\" for more time or \"I don't need … anymore\" to give one up.")
+	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
+}
+
+// label is how an entitlement is named to a user: "Grafana payments-viewer".
+func (t *turn) label(id string) string {
+	e, a, err := t.s.Entitlement(id)
+	if err != nil {
+		return id
+	}
+	name := e.GetAppId()
+	if a != nil && a.GetName() != "" {
+		name = a.GetName()
+	}
+	return fmt.Sprintf("%s %s (%s)", name, e.GetName(), e.GetLevel())
+}
+
+func (t *turn) when(at time.Time) string {
+	return at.In(t.loc).Format("Mon 2 Jan 15:04 MST")
+}
+
+// grantAction handles extend and relinquish: find which of the person's grants is meant.
+func (t *turn) grantAction(text string, u Understanding) (conv.Reply, error) {
+	ctx := t.ctx
+	t.st.Reset()
+	d := &conv.Draft{Action: u.Action, Beneficiary: t.me.GetEmail(), DurationAsked: u.Duration, TicketRef: u.TicketRef,
+		Justification: text, Query: text}
+	t.st.Draft = d
+	gs, err := t.s.ActiveGrants(ctx, t.me.GetEmail())
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, nil
+	}
+	verb := "extend"
+	if u.Action == conv.ActionRelinquish {
+		verb = "give up"
+	}
+	if len(gs) == 0 {
+		t.st.Reset()
+		if u.Action == conv.ActionExtend {
+			// No grant to extend: maybe they are asking for new access for longer.
+			if r, ok := t.requestIfNamed(text, u); ok {
+				return r, nil
+			}
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("You hold no access granted through iga, so there's nothing to %s.", verb)}, nil
+	}
+	matched := t.matchGrants(text, gs)
+	switch {
+	case len(matched) == 1:
+		return t.withGrant(u.Action, matched[0].GetId())
+	case len(matched) == 0 && len(gs) == 1 && !t.namesAnyApp(text):
+		return t.withGrant(u.Action, gs[0].GetId())
+	case len(matched) == 0 && t.namesAnyApp(text):
+		t.st.Reset()
+		if u.Action == conv.ActionExtend {
+			if r, ok := t.requestIfNamed(text, u); ok {
+				return r, nil
+			}
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("You don't hold that access, so there's nothing to %s. Say \"what access do I have\" to see what you hold.", verb)}, nil
+	}
+	if len(matched) == 0 {
+		matched = gs
+	}
+	opts := make([]conv.Option, 0, len(matched))
+	for _, g := range matched {
+		opts = append(opts, conv.Option{Label: t.label(g.GetEntitlementId()), Value: g.GetId()})
+	}
+	return t.s.AskUser(fmt.Sprintf("Which access do you want to %s?", verb), opts, conv.PendingGrant)
+}
+
+// requestIfNamed turns an "extend" about access not held into a normal request.
+func (t *turn) requestIfNamed(text string, u Understanding) (conv.Reply, bool) {
+	if !t.namesAnyApp(text) {
+		return conv.Reply{}, false
+	}
+	u.Action = conv.ActionRequest
+	r, err := t.request(text, u)
+	if err != nil {
+		return conv.Reply{}, false
+	}
+	return r, true
+}
+
+func (t *turn) namesAnyApp(text string) bool {
+	return len(t.s.Tools().Index().AppsNamed(text)) > 0
+}
+
+// matchGrants returns the grants whose entitlement the message names best.
+func (t *turn) matchGrants(text string, gs []*igav1.Grant) []*igav1.Grant {
+	hits := t.s.SearchCatalog(text, 0)
+	score := map[string]float64{}
+	for _, h := range hits {
+		score[h.Entitlement.GetId()] = h.Score
+	}
+	best := 0.0
+	for _, g := range gs {
+		best = max(best, score[g.GetEntitlementId()])
+	}
+	if best == 0 {
+		return nil
+	}
+	var out []*igav1.Grant
+	for _, g := range gs {
+		if score[g.GetEntitlementId()] >= best*0.8 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// withGrant continues an extend or relinquish once the grant is known.
+func (t *turn) withGrant(action conv.Action, grantID string) (conv.Reply, error) {
+	ctx := t.ctx
+	d := t.st.Draft
+	if d == nil {
+		d = &conv.Draft{Action: action, Beneficiary: t.me.GetEmail()}
+		t.st.Draft = d
+	}
+	d.Action = action
+	if action == conv.ActionRelinquish {
+		g, err := t.s.OwnActiveGrant(ctx, t.me.GetEmail(), grantID)
+		if err != nil {
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "That access isn't yours or is no longer active, so there's nothing to give up."}, nil
+		}
+		d.GrantID, d.EntitlementID = g.GetId(), g.GetEntitlementId()
+		q := fmt.Sprintf("Give up your %s now? It is removed right away; you can ask again later if you need it.", t.label(g.GetEntitlementId()))
+		t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: []conv.Option{{Label: "Give it up", Value: "yes"}, {Label: "Keep it", Value: "no"}}}
+		return conv.Reply{Kind: conv.ReplyProposal, Text: q, Options: t.st.Pending.Options, EntitlementID: g.GetEntitlementId()}, nil
+	}
+	if _, err := t.s.ExtendGrant(ctx, t.me.GetEmail(), grantID, d); err != nil {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "That access isn't yours or is no longer active, so it can't be extended. You can request it again instead."}, nil
+	}
+	return t.propose()
+}
+
+// request resolves a new access request.
+func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
+	snap := t.s.Tools().Snapshot()
+	prev := t.st.Draft
+	t.st.Reset()
+	d := &conv.Draft{Action: conv.ActionRequest, Beneficiary: t.me.GetEmail(), DurationAsked: u.Duration,
+		Justification: text, TicketRef: u.TicketRef, Emergency: u.Emergency, Query: text, Level: u.Level}
+	if prev != nil {
+		d.ToolCalls = prev.ToolCalls
+		if d.DurationAsked == 0 {
+			d.DurationAsked = prev.DurationAsked
+		}
+		if d.TicketRef == "" {
+			d.TicketRef = prev.TicketRef
+		}
+	}
+	t.st.Draft = d
+	query := text
+	if u.DurationText != "" {
+		query = strings.Replace(strings.ToLower(query), u.DurationText, " ", 1)
+	}
+	if u.TicketRef != "" {
+		query = strings.ReplaceAll(query, strings.ToLower(u.TicketRef), " ")
+	}
+	who := FindBeneficiary(text, t.me.GetEmail(), snap)
+	if who.Explicit && who.Email == "" {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("I can't find %q in the directory. Who is the access for? Give me their email address.", who.Text)}, nil
+	}
+	if who.Email != "" {
+		if _, err := t.s.GetPerson(who.Email); err != nil {
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s isn't an active person in the directory, so I can't request access for them.", who.Email)}, nil
+		}
+		d.Beneficiary = who.Email
+		query = strings.Replace(strings.ToLower(query), strings.ToLower(who.Text), " ", 1)
+	}
+	hits := t.s.SearchCatalog(query, 0)
+	ix := t.s.Tools().Index()
+	// Which apps does the message name outright?
+	named := map[string]bool{}
+	for _, a := range ix.AppsNamed(query) {
+		named[a] = true
+	}
+	content := 0
+	for _, w := range Tokenize(query) {
+		if !tools.IsStopword(w) && !levelWord[w] {
+			content++
+		}
+	}
+	// A refinement ("actually I need to edit them") keeps the app asked about.
+	if len(named) == 0 && prev != nil && prev.EntitlementID != "" {
+		if e, _, err := t.s.Entitlement(prev.EntitlementID); err == nil && (u.Level != "" || content == 0) {
+			named[e.GetAppId()] = true
+			hits = t.s.SearchCatalog(prev.Query+" "+query, 0)
+		}
+	}
+	if u.Everything && len(named) == 0 {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: everythingText}, nil
+	}
+	if len(named) > 1 {
+		return t.chooseApp(named, hits)
+	}
+	var appID string
+	if len(named) == 1 {
+		for a := range named {
+			appID = a
+		}
+	} else {
+		if content == 0 || len(hits) == 0 {
+			t.st.Reset()
+			if u.Level != "" {
+				return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("Which app do you need %s access to, and for what task?", u.Level)}, nil
+			}
+			return conv.Reply{Kind: conv.ReplyInfo, Text: t.couldNotFind(text)}, nil
+		}
+		appScore := map[string]float64{}
+		for _, h := range hits {
+			appScore[h.App.GetId()] = max(appScore[h.App.GetId()], h.Score)
+		}
+		apps := sortedKeys(appScore)
+		appID = apps[0]
+		if len(apps) > 1 && appScore[apps[1]] > appScore[apps[0]]*0.75 {
+			return t.chooseAmong(hits, u, apps[:min(3, len(apps))], "Which of these do you mean?")
+		}
+	}
+	return t.resolveInApp(appID, hits, u)
+}
+
+var levelWord = map[string]bool{"read": true, "write": true, "admin": true, "viewer": true, "editor": true, "view": true,
+	"edit": true, "readonly": true, "only": true, "full": true, "look": true, "see": true}
+
+func sortedKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if m[out[i]] != m[out[j]] {
+			return m[out[i]] > m[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// chooseApp asks which of several named apps is meant, offering each app's least
+// privileged fitting entitlement.
+func (t *turn) chooseApp(named map[string]bool, hits []tools.Hit) (conv.Reply, error) {
+	apps := make([]string, 0, len(named))
+	for a := range named {
+		apps = append(apps, a)
+	}
+	sort.Strings(apps)
+	return t.chooseAmong(hits, Understanding{Level: t.st.Draft.Level}, apps, "That could be more than one system. Which one do you mean?")
+}
+
+// chooseAmong offers, for each app, the entitlements that fit the stated level (or the
+// least privileged one when no level was stated).
+func (t *turn) chooseAmong(hits []tools.Hit, u Understanding, apps []string, question string) (conv.Reply, error) {
+	var opts []conv.Option
+	for _, a := range apps {
+		cands := t.candidates(a, hits)
+		best := t.fit(cands, u.Level)
+		if len(best) == 0 {
+			best = cands[:min(1, len(cands))]
+		}
+		for _, c := range best[:min(2, len(best))] {
+			opts = append(opts, conv.Option{Label: t.label(c.ent.GetId()), Value: c.ent.GetId()})
+		}
+	}
+	if len(opts) > 6 {
+		opts = opts[:6]
+	}
+	return t.s.AskUser(question, opts, conv.PendingEntitlement)
+}
+
+type cand struct {
+	ent   *igav1.Entitlement
+	score float64 // how well the entitlement's own fields match the task
+}
+
+// candidates are an app's entitlements that match the task best, least privileged first.
+func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
+	snap := t.s.Tools().Snapshot()
+	score := map[string]float64{}
+	for _, h := range hits {
+		if h.App.GetId() == appID {
+			score[h.Entitlement.GetId()] = h.EntScore
+		}
+	}
+	var all []cand
+	top := 0.0
+	for _, e := range snap.EntitlementList() {
+		if e.GetAppId() == appID {
+			all = append(all, cand{ent: e, score: score[e.GetId()]})
+			top = max(top, score[e.GetId()])
+		}
+	}
+	var out []cand
+	for _, c := range all {
+		if top == 0 || c.score >= top*0.6 {
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := directory.LevelRank(out[i].ent.GetLevel()), directory.LevelRank(out[j].ent.GetLevel())
+		if ri != rj {
+			return ri < rj
+		}
+		if out[i].score != out[j].score {
+			return out[i].score > out[j].score
+		}
+		return out[i].ent.GetId() < out[j].ent.GetId()
+	})
+	return out
+}
+
+// fit keeps the candidates of exactly the stated level.
+func (t *turn) fit(cands []cand, level string) []cand {
+	if level == "" {
+		return nil
+	}
+	var out []cand
+	for _, c := range cands {
+		if c.ent.GetLevel() == level {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// resolveInApp picks the entitlement within an app, or asks.
+func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (conv.Reply, error) {
+	d := t.st.Draft
+	cands := t.candidates(appID, hits)
+	if len(cands) == 0 {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: t.couldNotFind("")}, nil
+	}
+	var chosen *cand
+	why := ""
+	if u.Level != "" {
+		fit := t.fit(cands, u.Level)
+		if len(fit) == 0 {
+			// The topic matched nothing of that level: look at the whole app.
+			fit = t.fit(t.allOf(appID), u.Level)
+		}
+		switch {
+		case len(fit) == 1:
+			chosen = &fit[0]
+		case len(fit) > 1 && fit[0].score > 0 && fit[0].score >= fit[1].score*1.3:
+			chosen = &fit[0]
+		case len(fit) > 1:
+			return t.ask(fit, fmt.Sprintf("%s has more than one %s entitlement. Which fits what you need to do?", t.appName(appID), u.Level))
+		default:
+			return t.ask(t.allOf(appID), fmt.Sprintf("%s has no %s-level entitlement. Which of these fits what you need to do?", t.appName(appID), u.Level))
+		}
+		why = fmt.Sprintf("It's the least privilege that fits \"%s\"", u.LevelWord)
+	} else {
+		switch {
+		case len(cands) == 1 && cands[0].score > 0:
+			chosen = &cands[0]
+			why = "It's the entitlement that matches what you asked for"
+		default:
+			q := fmt.Sprintf("Which access to %s do you need? Pick the least that lets you do the task.", t.appName(appID))
+			return t.ask(cands, q)
+		}
+	}
+	d.EntitlementID = chosen.ent.GetId()
+	if desc := chosen.ent.GetDescription(); desc != "" {
+		why += ": " + chosen.ent.GetName() + " — " + lowerFirst(strings.TrimSuffix(desc, ".")) + "."
+	} else {
+		why += "."
+	}
+	d.Level = chosen.ent.GetLevel()
+	return t.checkAndProposeWhy(why)
+}
+
+func lowerFirst(s string) string {
+	if len(s) > 1 && s[0] >= 'A' && s[0] <= 'Z' && !(s[1] >= 'A' && s[1] <= 'Z') {
+		return strings.ToLower(s[:1]) + s[1:]
+	}
+	return s
+}
+
+func (t *turn) allOf(appID string) []cand {
+	var out []cand
+	for _, e := range t.s.Tools().Snapshot().EntitlementList() {
+		if e.GetAppId() == appID {
+			out = append(out, cand{ent: e})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return directory.LevelRank(out[i].ent.GetLevel()) < directory.LevelRank(out[j].ent.GetLevel())
+	})
+	return out
+}
+
+func (t *turn) appName(appID string) string {
+	if a, ok := t.s.Tools().Snapshot().App(appID); ok && a.GetName() != "" {
+		return a.GetName()
+	}
+	return appID
+}
+
+// ask offers entitlements, least privileged first, noting what peers hold.
+func (t *turn) ask(cands []cand, question string) (conv.Reply, error) {
+	peers, n, _ := t.s.PeerAccess(t.ctx, t.st.Draft.Beneficiary)
+	held := map[string]int{}
+	for _, p := range peers {
+		held[p.EntitlementID] = p.Holders
+	}
+	var opts []conv.Option
+	var hint []string
+	for _, c := range cands[:min(5, len(cands))] {
+		label := t.label(c.ent.GetId())
+		if desc := c.ent.GetDescription(); desc != "" {
+			label += " — " + desc
+		}
+		opts = append(opts, conv.Option{Label: label, Value: c.ent.GetId()})
+		if h := held[c.ent.GetId()]; h > 0 {
+			hint = append(hint, fmt.Sprintf("%d of %d people with the same title and department hold %s", h, n, c.ent.GetName()))
+		}
+	}
+	if len(hint) > 0 {
+		question += " (" + strings.Join(hint, "; ") + ".)"
+	}
+	return t.s.AskUser(question, opts, conv.PendingEntitlement)
+}
+
+func (t *turn) checkAndPropose() (conv.Reply, error) { return t.checkAndProposeWhy("") }
+
+// checkAndProposeWhy refuses to request access the beneficiary already holds (offering
+// an extension instead), then proposes.
+func (t *turn) checkAndProposeWhy(why string) (conv.Reply, error) {
+	d := t.st.Draft
+	g, ok, err := t.s.CheckExistingAccess(t.ctx, d.Beneficiary, d.EntitlementID)
+	if err == nil && ok {
+		who := "You already have"
+		if !strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+			who = d.Beneficiary + " already has"
+		}
+		text := fmt.Sprintf("%s %s, until %s, so there's nothing new to request.", who, t.label(d.EntitlementID), t.when(g.GetExpiresAt().AsTime()))
+		if strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+			d.ExtendsGrantID = g.GetId()
+			text += " Do you want to extend it?"
+			t.st.Pending = &conv.Pending{Kind: conv.PendingExtendOffer, Question: text, Options: []conv.Option{{Label: "Extend it", Value: "yes"}, {Label: "No", Value: "no"}}}
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: text, Options: t.st.Pending.Options, EntitlementID: d.EntitlementID}, nil
+		}
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: text, EntitlementID: d.EntitlementID}, nil
+	}
+	return t.proposeWhy(why)
+}
+
+func (t *turn) propose() (conv.Reply, error) { return t.proposeWhy("") }
+
+// proposeWhy previews policy and asks the user to confirm.
+func (t *turn) proposeWhy(why string) (conv.Reply, error) {
+	d := t.st.Draft
+	p, err := t.s.ProposeRequest(t.ctx, t.me.GetEmail(), d)
+	if err != nil {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't request that: " + userError(err)}, nil
+	}
+	dec := p.Decision
+	if p.PolicyErr == nil && dec.GetEffect() == igav1.Effect_EFFECT_DENY {
+		t.st.Reset()
+		text := fmt.Sprintf("Policy doesn't allow %s for %s: %s", t.label(d.EntitlementID), t.whom(d), strings.TrimSuffix(dec.GetReason(), "."))
+		if len(dec.GetRemediation()) > 0 {
+			text += ". What would change that: " + strings.Join(dec.GetRemediation(), "; ")
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, Text: text + ". Nothing was submitted."}, nil
+	}
+	var b strings.Builder
+	if d.Action == conv.ActionExtend {
+		fmt.Fprintf(&b, "I can request an extension of %s for %s for another %s", t.label(d.EntitlementID), t.whom(d), t.span(d.Duration))
+	} else {
+		fmt.Fprintf(&b, "I can request %s for %s for %s", t.label(d.EntitlementID), t.whom(d), t.span(d.Duration))
+	}
+	switch {
+	case p.Defaulted && !p.Capped:
+		b.WriteString(" (you didn't say how long, so that's the default for it)")
+	case p.Capped && d.DurationAsked > 0:
+		fmt.Fprintf(&b, " (you asked for %s; that's the most allowed)", Human(d.DurationAsked))
+	case p.Capped:
+		b.WriteString(" (the most allowed)")
+	}
+	b.WriteString(". ")
+	if why != "" {
+		b.WriteString(why + " ")
+	}
+	b.WriteString(t.nextSteps(p, false))
+	b.WriteString(" Submit?")
+	t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: b.String(), Options: optionYes}
+	return conv.Reply{Kind: conv.ReplyProposal, Text: b.String(), Options: optionYes, EntitlementID: d.EntitlementID, Duration: d.Duration}, nil
+}
+
+func (t *turn) whom(d *conv.Draft) string {
+	if d.Beneficiary == "" || strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+		return "you"
+	}
+	return d.Beneficiary
+}
+
+// nextSteps says what policy will do: auto-approve, or whose approval it needs.
+func (t *turn) nextSteps(p *tools.Proposal, submitted bool) string {
+	if p.PolicyErr != nil {
+		return "I couldn't preview policy just now; it decides when the request is submitted."
+	}
+	switch p.Decision.GetEffect() {
+	case igav1.Effect_EFFECT_ALLOW:
+		if submitted {
+			return "Policy auto-approves it, so it will be granted in a moment."
+		}
+		return "Policy auto-approves this."
+	case igav1.Effect_EFFECT_REQUIRE_APPROVAL:
+		var stages []string
+		for _, s := range p.Stages {
+			who := strings.Join(s.GetApprovers(), " or ")
+			if s.GetDescription() != "" {
+				who += " (" + s.GetDescription() + ")"
+			}
+			stages = append(stages, who)
+		}
+		if len(stages) == 0 {
+			return "It needs approval."
+		}
+		if submitted {
+			return "It's waiting for approval from " + strings.Join(stages, ", then ") + ". I'll tell you here when it's decided."
+		}
+		return "It needs approval from " + strings.Join(stages, ", then ") + "."
+	}
+	return ""
+}
+
+// confirm carries out what the user said yes to.
+func (t *turn) confirm() (conv.Reply, error) {
+	ctx := t.ctx
+	d := t.st.Draft
+	if d == nil {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing waiting for a yes. " + nothingText}, nil
+	}
+	if d.Action == conv.ActionRelinquish {
+		label := t.label(d.EntitlementID)
+		if err := t.s.RelinquishGrant(ctx, t.me.GetEmail(), d.GrantID); err != nil {
+			if errors.Is(err, tools.ErrNotYourGrant) || errors.Is(err, tools.ErrGrantNotActive) {
+				t.st.Reset()
+				return conv.Reply{Kind: conv.ReplyInfo, Text: "That access is no longer active, so there's nothing to give up."}, nil
+			}
+			return conv.Reply{}, fmt.Errorf("relinquish %s: %w", d.GrantID, err)
+		}
+		t.st.Submitted("relinquish:" + d.GrantID)
+		return conv.Reply{Kind: conv.ReplySubmitted, Text: fmt.Sprintf("Done: I've asked for %s to be removed. You'll get a note here once it's gone.", label), EntitlementID: d.EntitlementID}, nil
+	}
+	p, err := t.s.ProposeRequest(ctx, t.me.GetEmail(), d)
+	if err != nil {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't submit that: " + userError(err)}, nil
+	}
+	if p.PolicyErr == nil && p.Decision.GetEffect() == igav1.Effect_EFFECT_DENY {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("Policy no longer allows this: %s. Nothing was submitted.", strings.TrimSuffix(p.Decision.GetReason(), "."))}, nil
+	}
+	id := tools.RequestID(t.in.TurnID)
+	req, err := t.s.SubmitRequest(ctx, id, p.Request)
+	if err != nil {
+		if errors.Is(err, tools.ErrUnknownEntitlement) || errors.Is(err, tools.ErrUnknownPerson) || errors.Is(err, tools.ErrInactivePerson) {
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't submit that: " + userError(err)}, nil
+		}
+		return conv.Reply{}, err
+	}
+	dur := req.GetDuration().AsDuration()
+	text := fmt.Sprintf("Submitted %s: %s for %s for %s. %s Once granted, it expires automatically after %s.",
+		id, t.label(req.GetEntitlementId()), t.whom(d), Human(dur), t.nextSteps(p, true), Human(dur))
+	t.st.Submitted(id)
+	return conv.Reply{Kind: conv.ReplySubmitted, Text: text, RequestID: id, EntitlementID: req.GetEntitlementId(), Duration: dur}, nil
+}
+
+var quoteRe = regexp.MustCompile(`"[^"]*"`)
+
+// userError turns a tool error into words for the user, without internals.
+func userError(err error) string {
+	switch {
+	case errors.Is(err, tools.ErrUnknownEntitlement):
+		return "that entitlement isn't in the catalog."
+	case errors.Is(err, tools.ErrUnknownPerson):
+		return "that person isn't in the directory."
+	case errors.Is(err, tools.ErrInactivePerson):
+		return "that person isn't active in the directory."
+	case errors.Is(err, tools.ErrBadDuration):
+		return "the duration must be positive."
+	}
+	return quoteRe.ReplaceAllString("something went wrong checking it.", "")
+}
+
+// span is a duration and when it would end: "2 days 14 hours (until Sat 5 Dec 00:00 UTC)".
+func (t *turn) span(d time.Duration) string {
+	return fmt.Sprintf("%s (until about %s)", Human(d), t.when(t.in.Now.Add(d)))
+}
+
+// Human writes a duration for people: "2 weeks", "2 days 14 hours", "30 minutes".
+func Human(d time.Duration) string {
+	if d <= 0 {
+		return "no time"
+	}
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{7 * 24 * time.Hour, "week"}, {24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}}
+	var parts []string
+	for _, u := range units {
+		if len(parts) == 2 {
+			break
+		}
+		if u.name == "week" && d%(7*24*time.Hour) != 0 {
+			continue // "10 days" reads better than "1 week 3 days"
+		}
+		if n := d / u.d; n > 0 {
+			name := u.name
+			if n > 1 {
+				name += "s"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+			d -= n * u.d
+		} else if len(parts) > 0 {
+			break
+		}
+	}
+	return strings.Join(parts, " ")
+}

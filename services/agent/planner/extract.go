@@ -1,0 +1,300 @@
+package planner
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/agentic-iga/iga/services/agent/conv"
+)
+
+// Understanding is what the built-in planner reads from one message.
+type Understanding struct {
+	Action conv.Action
+	// Level is the privilege the stated task implies: "read", "write", "admin" or "".
+	Level string
+	// LevelWord is the phrase that implied Level ("look at", "edit").
+	LevelWord string
+	// Duration is the asked duration; zero when none was given.
+	Duration time.Duration
+	// DurationText is the phrase the duration came from.
+	DurationText string
+	// Forever is set when the user asked for permanent access.
+	Forever   bool
+	TicketRef string
+	Emergency bool
+	// Injection is set for attempts to talk the agent out of policy.
+	Injection bool
+	// Everything is set for asks covering all apps ("admin on everything").
+	Everything bool
+	Yes, No    bool
+	Greeting   bool
+	Help       bool
+}
+
+var (
+	ticketRe   = regexp.MustCompile(`\b([A-Z][A-Z0-9]{1,9}-\d{1,7})\b`)
+	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
+	untilDayRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|to|by|before|up to)\s+(?:end of\s+|the end of\s+)?(?:this\s+|next\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b`)
+	eodRe      = regexp.MustCompile(`\b(?:(?:until|till|til|to|through|by)\s+(?:the\s+)?)?(?:end of (?:the )?(?:day|today|business|work ?day)|eod|cob|close of business|tonight)\b`)
+	weekRe     = regexp.MustCompile(`\b(?:this week|(?:until|till|til|to|by)\s+(?:the\s+)?end of (?:the|this) week|eow|rest of the week)\b`)
+	tomorrowRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|by)\s+tomorrow\b|\bfor tomorrow\b`)
+	sprintRe   = regexp.MustCompile(`\b(?:for|during|through|until the end of) (?:the|this|a|one|our)(?: current)? sprint\b`)
+	foreverRe  = regexp.MustCompile(`\b(?:permanent(?:ly)?|forever|indefinite(?:ly)?|for good|no expiry|never expires?|always)\b`)
+	aWeekRe    = regexp.MustCompile(`\bfor (?:the|a) week\b|\bweek-long\b`)
+	todayRe    = regexp.MustCompile(`\b(?:for )?(?:today|the day|the rest of the day)\b`)
+	monthRe    = regexp.MustCompile(`\b(?:this|the|a) month\b`)
+	quarterRe  = regexp.MustCompile(`\b(?:this|the|a) quarter\b`)
+)
+
+var numberWords = map[string]int{"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+	"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15,
+	"twenty": 20, "thirty": 30, "ninety": 90, "couple": 2, "couple of": 2, "few": 3}
+
+var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "sun": time.Sunday, "monday": time.Monday, "mon": time.Monday,
+	"tuesday": time.Tuesday, "tue": time.Tuesday, "tues": time.Tuesday, "wednesday": time.Wednesday, "wed": time.Wednesday,
+	"thursday": time.Thursday, "thu": time.Thursday, "thur": time.Thursday, "thurs": time.Thursday,
+	"friday": time.Friday, "fri": time.Friday, "saturday": time.Saturday, "sat": time.Saturday}
+
+// ParseDuration finds a duration in a message. Relative ends ("until Friday", "till end of
+// day", "this week") are measured from now in loc: the end of a day is the following
+// midnight, "this week" ends with Friday (Sunday when said at the weekend).
+func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duration, string, bool) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := strings.ToLower(text)
+	local := now.In(loc)
+	endOfDay := func(day time.Time) time.Time {
+		y, m, d := day.Date()
+		return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	}
+	until := func(end time.Time) time.Duration {
+		d := end.Sub(now)
+		if r := d % time.Minute; r != 0 { // round up to whole minutes
+			d += time.Minute - r
+		}
+		return d
+	}
+	if m := numUnitRe.FindStringSubmatch(t); m != nil {
+		n, ok := numberWords[m[1]]
+		if !ok {
+			if strings.HasPrefix(m[1], "half") {
+				n = -1
+			} else {
+				v, err := strconv.Atoi(m[1])
+				if err != nil {
+					return 0, "", false
+				}
+				n = v
+			}
+		}
+		unit := m[2]
+		var u time.Duration
+		switch {
+		case strings.HasPrefix(unit, "business") || strings.HasPrefix(unit, "working"):
+			u = 24 * time.Hour
+		case unit == "s" || strings.HasPrefix(unit, "sec"):
+			u = time.Second
+		case unit == "m" || strings.HasPrefix(unit, "min"):
+			u = time.Minute
+		case unit == "h" || strings.HasPrefix(unit, "h"):
+			u = time.Hour
+		case unit == "d" || strings.HasPrefix(unit, "day"):
+			u = 24 * time.Hour
+		case unit == "w" || strings.HasPrefix(unit, "w"):
+			u = 7 * 24 * time.Hour
+		case strings.HasPrefix(unit, "mo"):
+			u = 30 * 24 * time.Hour
+		}
+		// Bare single letters ("5 m") only count after a number, not "a m".
+		if len(unit) == 1 && !unicode.IsDigit(rune(m[1][0])) {
+			goto words
+		}
+		if n == -1 {
+			return u / 2, m[0], true
+		}
+		if n <= 0 {
+			return 0, "", false
+		}
+		return time.Duration(n) * u, m[0], true
+	}
+words:
+	if m := untilDayRe.FindStringSubmatch(t); m != nil {
+		wd := weekdays[m[1]]
+		days := (int(wd) - int(local.Weekday()) + 7) % 7
+		if strings.Contains(m[0], "next ") {
+			days += 7
+		}
+		return until(endOfDay(local.AddDate(0, 0, days))), m[0], true
+	}
+	if m := weekRe.FindString(t); m != "" {
+		days := (int(time.Friday) - int(local.Weekday()) + 7) % 7
+		if local.Weekday() == time.Saturday || local.Weekday() == time.Sunday {
+			days = (int(time.Sunday) - int(local.Weekday()) + 7) % 7
+		}
+		return until(endOfDay(local.AddDate(0, 0, days))), m, true
+	}
+	if m := sprintRe.FindString(t); m != "" {
+		return 14 * 24 * time.Hour, m, true
+	}
+	if m := tomorrowRe.FindString(t); m != "" {
+		return until(endOfDay(local.AddDate(0, 0, 1))), m, true
+	}
+	if m := eodRe.FindString(t); m != "" {
+		return until(endOfDay(local)), m, true
+	}
+	if m := aWeekRe.FindString(t); m != "" {
+		return 7 * 24 * time.Hour, m, true
+	}
+	if m := monthRe.FindString(t); m != "" {
+		return 30 * 24 * time.Hour, m, true
+	}
+	if m := quarterRe.FindString(t); m != "" {
+		return 90 * 24 * time.Hour, m, true
+	}
+	if m := todayRe.FindString(t); m != "" {
+		return until(endOfDay(local)), m, true
+	}
+	return 0, "", false
+}
+
+// levelPhrases map task words to the privilege they need. Longer phrases are tried first
+// (see matchLevels), and a negated level ("not admin") is ignored.
+var levelPhrases = []struct{ phrase, level string }{
+	{"read only", "read"}, {"read-only", "read"}, {"readonly", "read"}, {"read access", "read"},
+	{"look at", "read"}, {"look into", "read"}, {"looking at", "read"}, {"take a look", "read"},
+	{"view", "read"}, {"viewing", "read"}, {"viewer", "read"}, {"see", "read"}, {"read", "read"},
+	{"reading", "read"}, {"browse", "read"}, {"check", "read"}, {"inspect", "read"}, {"monitor", "read"},
+	{"investigate", "read"}, {"query", "read"}, {"queries", "read"}, {"analyze", "read"}, {"analyse", "read"},
+	{"analysis", "read"}, {"review", "read"}, {"audit", "read"}, {"report on", "read"}, {"reporting", "read"},
+	{"observe", "read"}, {"watch", "read"}, {"pull", "read"}, {"clone", "read"}, {"download", "read"},
+	{"export", "read"}, {"explore", "read"}, {"peek", "read"}, {"lookup", "read"}, {"look up", "read"},
+	{"write access", "write"}, {"read-write", "write"}, {"read/write", "write"}, {"readwrite", "write"},
+	{"read write", "write"}, {"edit", "write"}, {"editing", "write"}, {"editor", "write"}, {"write", "write"},
+	{"change", "write"}, {"modify", "write"}, {"update", "write"}, {"create", "write"}, {"deploy", "write"},
+	{"push", "write"}, {"commit", "write"}, {"merge", "write"}, {"publish", "write"}, {"fix", "write"},
+	{"contribute", "write"}, {"upload", "write"}, {"refund", "write"}, {"post", "write"}, {"run jobs", "write"},
+	{"admin", "admin"}, {"administrator", "admin"}, {"administer", "admin"}, {"superuser", "admin"},
+	{"super user", "admin"}, {"root", "admin"}, {"full access", "admin"}, {"full control", "admin"},
+	{"owner", "admin"}, {"all permissions", "admin"}, {"god mode", "admin"}, {"manage users", "admin"},
+}
+
+var negRe = regexp.MustCompile(`\b(?:not|no|don't need|do not need|without|never|except)\s+(?:an?\s+|the\s+)?(?:full\s+)?(admin|administrator|write|edit|editor|superuser)\b`)
+
+// matchLevels returns the highest level the message's task words need: someone who
+// wants to "view and edit" needs write. Negated levels are skipped.
+func matchLevels(t string) (string, string) {
+	t = negRe.ReplaceAllString(t, " ")
+	best, word := "", ""
+	rank := map[string]int{"read": 1, "write": 2, "admin": 3}
+	for _, lp := range levelPhrases {
+		if containsWord(t, lp.phrase) && rank[lp.level] > rank[best] {
+			best, word = lp.level, lp.phrase
+		}
+	}
+	return best, word
+}
+
+// containsWord reports whether phrase occurs in t at word boundaries.
+func containsWord(t, phrase string) bool {
+	for i := 0; ; {
+		j := strings.Index(t[i:], phrase)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(phrase)
+		okStart := start == 0 || !isWordByte(t[start-1])
+		okEnd := end == len(t) || !isWordByte(t[end]) || (t[end] == 's' && (end+1 == len(t) || !isWordByte(t[end+1])))
+		if okStart && okEnd {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b >= 0x80
+}
+
+var (
+	injectionRe = regexp.MustCompile(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`)
+	everythingRe = regexp.MustCompile(`\b(?:everything|all (?:the )?(?:apps|systems|tools|applications|access|the things)|every (?:app|system|tool)|all of (?:them|it)|anything)\b`)
+	cancelRe     = regexp.MustCompile(`^(?:cancel|nevermind|never mind|forget it|stop|abort|scratch that|no thanks|nothing|quit|exit)\b|\b(?:cancel (?:that|it|this|my request)|never ?mind|forget (?:it|that|about it))\b`)
+	statusRe     = regexp.MustCompile(`\b(?:what (?:access|permissions|entitlements|grants)(?: do)? i (?:have|hold)|what do i have|what can i access|(?:list|show)(?: me)? my (?:access|grants|permissions|entitlements)|my (?:current )?(?:access|grants|permissions|entitlements)\b\s*\??$|which (?:access|apps) do i have|do i (?:have|still have) (?:any )?access)`)
+	relinquishRe = regexp.MustCompile(`\b(?:relinquish|give up|remove my|revoke my|drop my|take away my|end my|release my|return my|no longer need|don't need (?:it|this|that|my|the)?.{0,40}(?:anymore|any more|now)|do not need .{0,40}(?:anymore|any more)|done with (?:my |the )?|finished with (?:my |the )?|remove (?:me|myself) from|take me off|you can (?:remove|revoke)|please (?:remove|revoke) (?:my|it))`)
+	extendRe     = regexp.MustCompile(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`)
+	yesRe        = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
+	noRe         = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
+	greetingRe   = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
+	helpRe       = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
+	emergencyRe  = regexp.MustCompile(`\b(?:emergency|break[- ]glass|sev ?-?[01]|p0|p1 incident|outage)\b`)
+)
+
+// Understand reads a message.
+func Understand(text string, now time.Time, loc *time.Location) Understanding {
+	u := Understanding{}
+	if m := ticketRe.FindStringSubmatch(text); m != nil {
+		u.TicketRef = m[1]
+	}
+	t := strings.ToLower(strings.TrimSpace(text))
+	u.Yes, u.No = yesRe.MatchString(t), noRe.MatchString(t)
+	u.Greeting, u.Help = greetingRe.MatchString(t), helpRe.MatchString(t)
+	u.Injection = injectionRe.MatchString(t)
+	u.Everything = everythingRe.MatchString(t)
+	u.Emergency = emergencyRe.MatchString(t)
+	u.Forever = foreverRe.MatchString(t)
+	u.Duration, u.DurationText, _ = ParseDuration(text, now, loc)
+	u.Level, u.LevelWord = matchLevels(t)
+	switch {
+	case statusRe.MatchString(t):
+		u.Action = conv.ActionStatus
+	case cancelRe.MatchString(t) && !u.Yes:
+		u.Action = conv.ActionCancel
+	case relinquishRe.MatchString(t):
+		u.Action = conv.ActionRelinquish
+	case extendRe.MatchString(t):
+		u.Action = conv.ActionExtend
+	default:
+		u.Action = conv.ActionRequest
+	}
+	return u
+}
+
+// Clean checks a message is text the planner can read and trims it. It returns a
+// user-facing reason when it is not.
+func Clean(text string) (string, string) {
+	if !utf8.ValidString(text) {
+		return "", "I can only read text messages. Please tell me in words what access you need."
+	}
+	ctrl := 0
+	for _, r := range text {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			ctrl++
+		}
+	}
+	if ctrl > 0 {
+		return "", "I can only read text messages. Please tell me in words what access you need."
+	}
+	text = strings.TrimSpace(text)
+	if len(text) > MaxInput {
+		return "", "That message is too long for me. Please say in a sentence or two what access you need and why."
+	}
+	return text, ""
+}
+
+// MaxInput is the longest message the planner reads, in bytes.
+const MaxInput = 4000
+
+// hasLetters reports whether the text has anything to read besides symbols and emoji.
+func hasLetters(text string) bool {
+	for _, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}

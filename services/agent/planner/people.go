@@ -1,0 +1,109 @@
+package planner
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+)
+
+var (
+	emailRe    = regexp.MustCompile(`[a-zA-Z0-9._%+\-]+@[a-zA-Z0-9.\-]+\.[a-zA-Z]{2,}`)
+	behalfRe   = regexp.MustCompile(`\b(?:on behalf of|for my (?:direct )?(?:report|team ?mate|team member|new hire|colleague|contractor|engineer|analyst|employee|intern)|for (?:our|the) new (?:hire|joiner|starter)|my (?:direct )?report)\s+([a-z][a-z.'\-]*(?:\s[a-z][a-z'\-]*)?)`)
+	forNameRe  = regexp.MustCompile(`\b(?:for|give|grant|get|add)\s+([a-z][a-z.'\-]*(?:\s[a-z][a-z'\-]*)?)`)
+	needsRe    = regexp.MustCompile(`^([a-z][a-z.'\-]*(?:\s[a-z][a-z'\-]*)?)\s+(?:needs|requires|should get|wants)\b`)
+	notAPerson = map[string]bool{"me": true, "my": true, "myself": true, "the": true, "a": true, "an": true, "us": true,
+		"our": true, "this": true, "that": true, "it": true, "access": true, "read": true, "write": true, "admin": true,
+		"all": true, "everyone": true, "i": true, "we": true, "you": true, "some": true, "more": true, "another": true}
+)
+
+// Mention is a person named in a message.
+type Mention struct {
+	Email string
+	// Text is how the message named them.
+	Text string
+	// Explicit is true for "on behalf of X" / "for my report X": the message clearly asks
+	// for someone else even if X is not found.
+	Explicit bool
+}
+
+// FindBeneficiary finds who a request is for when it is not the requester. It returns a
+// zero Mention when the message asks for the requester.
+func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
+	lower := strings.ToLower(text)
+	for _, e := range emailRe.FindAllString(text, -1) {
+		if p, ok := snap.Person(e); ok && !strings.EqualFold(p.GetEmail(), requester) {
+			return Mention{Email: p.GetEmail(), Text: e, Explicit: true}
+		}
+	}
+	if m := behalfRe.FindStringSubmatch(lower); m != nil {
+		if email := resolveName(m[1], requester, snap); email != "" {
+			return Mention{Email: email, Text: m[1], Explicit: true}
+		}
+		return Mention{Text: firstWord(m[1]), Explicit: true}
+	}
+	for _, re := range []*regexp.Regexp{needsRe, forNameRe} {
+		for _, m := range re.FindAllStringSubmatch(lower, -1) {
+			if notAPerson[firstWord(m[1])] {
+				continue
+			}
+			if email := resolveName(m[1], requester, snap); email != "" && !strings.EqualFold(email, requester) {
+				return Mention{Email: email, Text: m[1]}
+			}
+		}
+	}
+	return Mention{}
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, ' '); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// resolveName finds a person by "first last", "first.last" or a unique first name,
+// preferring the requester's direct reports when a first name is shared.
+func resolveName(name, requester string, snap *directory.Snapshot) string {
+	name = strings.Trim(strings.TrimSpace(name), ".'")
+	if name == "" {
+		return ""
+	}
+	words := strings.Fields(name)
+	active := func(p *igav1.Person) bool { return p.GetStatus() == "" || p.GetStatus() == "active" }
+	var full, first []*igav1.Person
+	for _, p := range snap.PeopleList() {
+		if !active(p) {
+			continue
+		}
+		local := strings.SplitN(p.GetEmail(), "@", 2)[0]
+		pn := strings.ToLower(p.GetName())
+		pw := strings.Fields(pn)
+		if local == words[0] {
+			return p.GetEmail()
+		}
+		if len(words) == 2 && pn == words[0]+" "+words[1] {
+			full = append(full, p)
+		}
+		if len(pw) > 0 && pw[0] == words[0] || strings.SplitN(local, ".", 2)[0] == words[0] {
+			first = append(first, p)
+		}
+	}
+	if len(full) == 1 {
+		return full[0].GetEmail()
+	}
+	if len(first) == 1 {
+		return first[0].GetEmail()
+	}
+	var reports []*igav1.Person
+	for _, p := range first {
+		if strings.EqualFold(p.GetManagerEmail(), requester) {
+			reports = append(reports, p)
+		}
+	}
+	if len(reports) == 1 {
+		return reports[0].GetEmail()
+	}
+	return ""
+}

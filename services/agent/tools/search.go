@@ -1,0 +1,381 @@
+package tools
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+)
+
+// Hit is one ranked search result.
+type Hit struct {
+	Entitlement *igav1.Entitlement
+	App         *igav1.App
+	Score       float64
+	// AppScore is the part of Score earned by app fields (name, aliases): how strongly the
+	// query names the app. EntScore is the part earned by the entitlement's own fields.
+	AppScore float64
+	EntScore float64
+	// AppNamed is true when a query term names the app itself (its id, name or an alias).
+	AppNamed bool
+	// Terms are the query terms that matched, after typo correction.
+	Terms []string
+}
+
+// Field weights: naming the app or the entitlement counts more than a description word.
+const (
+	wAppName  = 3.0
+	wAppAlias = 2.5
+	wAppDesc  = 0.6
+	wEntName  = 2.5
+	wEntAlias = 2.0
+	wEntDesc  = 1.0
+	bm25K1    = 1.2
+	bm25B     = 0.75
+	fuzzyCost = 0.7
+)
+
+type field int
+
+const (
+	fAppName field = iota
+	fAppAlias
+	fAppDesc
+	fEntName
+	fEntAlias
+	fEntDesc
+	nFields
+)
+
+var fieldWeight = [nFields]float64{wAppName, wAppAlias, wAppDesc, wEntName, wEntAlias, wEntDesc}
+
+type doc struct {
+	ent  *igav1.Entitlement
+	app  *igav1.App
+	tf   [nFields]map[string]int
+	flen [nFields]int
+}
+
+// Index is a BM25F index over the catalog: app names, aliases and descriptions and
+// entitlement names, aliases and descriptions. Build once per directory snapshot.
+type Index struct {
+	docs   []*doc
+	df     map[string]int
+	avgLen [nFields]float64
+	// appTerms are the terms of app ids, names and aliases, to tell "names the app".
+	appTerms map[string]map[string]bool // term -> app ids
+	// appPhrases are each app's id, name and aliases as token lists.
+	appPhrases map[string][][]string
+	vocab    []string
+	byLen    map[int][]string
+}
+
+// NewIndex indexes a snapshot's catalog.
+func NewIndex(s *directory.Snapshot) *Index {
+	ix := &Index{df: map[string]int{}, appTerms: map[string]map[string]bool{}, byLen: map[int][]string{},
+		appPhrases: map[string][][]string{}}
+	for _, a := range s.Apps {
+		for _, ph := range append([]string{a.GetId(), a.GetName()}, a.GetAliases()...) {
+			if toks := Tokenize(ph); len(toks) > 0 {
+				ix.appPhrases[a.GetId()] = append(ix.appPhrases[a.GetId()], toks)
+			}
+		}
+	}
+	var total [nFields]int
+	for _, e := range s.EntitlementList() {
+		a, _ := s.App(e.GetAppId())
+		if a == nil {
+			a = &igav1.App{Id: e.GetAppId(), Name: e.GetAppId()}
+		}
+		d := &doc{ent: e, app: a}
+		add := func(f field, text string) {
+			if d.tf[f] == nil {
+				d.tf[f] = map[string]int{}
+			}
+			for _, t := range Tokenize(text) {
+				d.tf[f][t]++
+				d.flen[f]++
+			}
+		}
+		add(fAppName, a.GetId()+" "+a.GetName())
+		for _, al := range a.GetAliases() {
+			add(fAppAlias, al)
+		}
+		add(fAppDesc, a.GetDescription())
+		add(fEntName, e.GetName())
+		for _, al := range e.GetAliases() {
+			add(fEntAlias, al)
+		}
+		add(fEntDesc, e.GetDescription())
+		seen := map[string]bool{}
+		for f := range nFields {
+			total[f] += d.flen[f]
+			for t := range d.tf[f] {
+				if !seen[t] {
+					seen[t] = true
+					ix.df[t]++
+				}
+			}
+		}
+		for _, f := range []field{fAppName, fAppAlias} {
+			for t := range d.tf[f] {
+				if ix.appTerms[t] == nil {
+					ix.appTerms[t] = map[string]bool{}
+				}
+				ix.appTerms[t][a.GetId()] = true
+			}
+		}
+		ix.docs = append(ix.docs, d)
+	}
+	for f := range nFields {
+		if len(ix.docs) > 0 {
+			ix.avgLen[f] = math.Max(float64(total[f])/float64(len(ix.docs)), 1)
+		}
+	}
+	for t := range ix.df {
+		ix.vocab = append(ix.vocab, t)
+		ix.byLen[len(t)] = append(ix.byLen[len(t)], t)
+	}
+	sort.Strings(ix.vocab)
+	for _, l := range ix.byLen {
+		sort.Strings(l)
+	}
+	return ix
+}
+
+// Known reports whether a term occurs anywhere in the catalog.
+func (ix *Index) Known(term string) bool { return ix.df[term] > 0 }
+
+// NamesApp returns the apps a term names (by id, name or alias).
+func (ix *Index) NamesApp(term string) []string {
+	var out []string
+	for id := range ix.appTerms[term] {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AppsNamed returns the apps a message names outright: every word of the app's id, name
+// or one of its aliases appears in the message (typos corrected), sorted.
+func (ix *Index) AppsNamed(text string) []string {
+	have := map[string]bool{}
+	for _, t := range Tokenize(text) {
+		if stopwords[t] {
+			continue
+		}
+		for c := range ix.Correct(t) {
+			have[c] = true
+		}
+	}
+	var out []string
+	for app, phrases := range ix.appPhrases {
+		for _, ph := range phrases {
+			all := true
+			for _, w := range ph {
+				if !have[w] {
+					all = false
+					break
+				}
+			}
+			if all {
+				out = append(out, app)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Correct maps a query term to catalog terms: itself when known, else the terms within
+// a small edit distance (1 for short words, 2 for long ones). The weight is 1 for an
+// exact term and lower for a correction.
+func (ix *Index) Correct(term string) map[string]float64 {
+	if ix.df[term] > 0 {
+		return map[string]float64{term: 1}
+	}
+	out := map[string]float64{}
+	if len(term) < 4 || len(term) > 40 {
+		return out
+	}
+	maxD := 1
+	if len(term) >= 7 {
+		maxD = 2
+	}
+	for l := len(term) - maxD; l <= len(term)+maxD; l++ {
+		for _, v := range ix.byLen[l] {
+			if d := editDistance(term, v, maxD); d <= maxD {
+				w := fuzzyCost / float64(d)
+				if w > out[v] {
+					out[v] = w
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Search ranks entitlements for a free-text query. Stopwords are ignored; unknown words
+// are corrected to near catalog terms.
+func (ix *Index) Search(query string, limit int) []Hit {
+	terms := map[string]float64{}
+	for _, t := range Tokenize(query) {
+		if stopwords[t] {
+			continue
+		}
+		for c, w := range ix.Correct(t) {
+			if w > terms[c] {
+				terms[c] = w
+			}
+		}
+	}
+	if len(terms) == 0 {
+		return nil
+	}
+	n := float64(len(ix.docs))
+	var hits []Hit
+	for _, d := range ix.docs {
+		var h Hit
+		for t, qw := range terms {
+			df := float64(ix.df[t])
+			if df == 0 {
+				continue
+			}
+			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
+			var appPart, entPart float64
+			matched := false
+			for f := range nFields {
+				tf := float64(d.tf[f][t])
+				if tf == 0 {
+					continue
+				}
+				matched = true
+				norm := tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(d.flen[f])/ix.avgLen[f]))
+				s := qw * idf * fieldWeight[f] * norm
+				if f <= fAppDesc {
+					appPart = math.Max(appPart, s)
+				} else {
+					entPart = math.Max(entPart, s)
+				}
+				if f == fAppName || f == fAppAlias {
+					h.AppNamed = true
+				}
+			}
+			if matched {
+				h.AppScore += appPart
+				h.EntScore += entPart
+				h.Terms = append(h.Terms, t)
+			}
+		}
+		if h.AppScore+h.EntScore == 0 {
+			continue
+		}
+		h.Entitlement, h.App, h.Score = d.ent, d.app, h.AppScore+h.EntScore
+		sort.Strings(h.Terms)
+		hits = append(hits, h)
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		ri, rj := directory.LevelRank(hits[i].Entitlement.GetLevel()), directory.LevelRank(hits[j].Entitlement.GetLevel())
+		if ri != rj {
+			return ri < rj
+		}
+		return hits[i].Entitlement.GetId() < hits[j].Entitlement.GetId()
+	})
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
+	return hits
+}
+
+// Tokenize lower-cases text, splits it into words of letters and digits (so
+// "payments-viewer" is two words) and reduces plurals, keeping word order.
+func Tokenize(text string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		out = append(out, Stem(w))
+	}
+	return out
+}
+
+// Stem reduces a word to a crude singular so "dashboards" finds "dashboard".
+func Stem(w string) string {
+	switch {
+	case len(w) > 4 && strings.HasSuffix(w, "ies"):
+		return w[:len(w)-3] + "y"
+	case len(w) > 4 && (strings.HasSuffix(w, "sses") || strings.HasSuffix(w, "shes") || strings.HasSuffix(w, "ches")):
+		return w[:len(w)-2]
+	case len(w) > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") && !strings.HasSuffix(w, "us") && !strings.HasSuffix(w, "is"):
+		return w[:len(w)-1]
+	}
+	return w
+}
+
+// stopwords carry no meaning for retrieval in access requests.
+var stopwords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a an the i me my we our us you your it its to of in on at for from with by and or
+		but is are be been am was were do doe did need needed want would like could can please pls plz get got give
+		grant access acces permission permissions right rights some any this that these those there here what which
+		who how when where just also so then than into about as up out over new now today week day days weeks hour
+		hours minute minutes month months till until through thru more let able use using let's im i'm i'd ve
+		hi hello hey thanks thank team role level account again already still only them they their s t`) {
+		stopwords[Stem(w)] = true
+	}
+}
+
+// IsStopword reports whether a (stemmed) word is ignored by search.
+func IsStopword(w string) bool { return stopwords[w] }
+
+// editDistance is the optimal-string-alignment distance, giving up past max.
+func editDistance(a, b string, max int) int {
+	if a == b {
+		return 0
+	}
+	ra, rb := []rune(a), []rune(b)
+	if abs(len(ra)-len(rb)) > max {
+		return max + 1
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > max {
+			return max + 1
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
