@@ -1,0 +1,643 @@
+package provisioner_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/agentic-iga/iga/pkg/bus"
+	"github.com/agentic-iga/iga/pkg/bus/bustest"
+	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/pkg/scim"
+	"github.com/agentic-iga/iga/pkg/scimtarget"
+	"github.com/agentic-iga/iga/pkg/svc"
+	"github.com/agentic-iga/iga/services/provisioner/provisioner"
+)
+
+const (
+	dana   = "dana.reyes@acme.example"
+	marco  = "marco.bianchi@acme.example"
+	olivia = "olivia.chen@acme.example"
+	viewer = "grafana:payments-viewer"
+	editor = "grafana:payments-editor"
+	clerk  = "netsuite:ap-clerk"
+	group  = "grafana-payments-viewer"
+	token  = "test-token"
+)
+
+func snapshot() *directory.Snapshot {
+	people := []*igav1.Person{
+		{Email: dana, Name: "Dana Reyes", ManagerEmail: marco, Status: "active", TimeZone: "UTC"},
+		{Email: marco, Name: "Marco Bianchi", ManagerEmail: olivia, Status: "active"},
+		{Email: olivia, Name: "Olivia Chen", Status: "active"},
+		{Email: "gone@acme.example", Name: "Gone", Status: "terminated"},
+	}
+	apps := []*igav1.App{
+		{Id: "grafana", Name: "Grafana", OwnerEmail: olivia, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
+		{Id: "netsuite", Name: "NetSuite", OwnerEmail: marco, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_MANUAL},
+	}
+	ents := []*igav1.Entitlement{
+		{Id: viewer, AppId: "grafana", Name: "payments-viewer", ScimGroup: group, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
+		{Id: editor, AppId: "grafana", Name: "payments-editor", ScimGroup: "grafana-payments-editor", Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
+		{Id: clerk, AppId: "netsuite", Name: "ap-clerk", Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_MANUAL},
+	}
+	return directory.NewSnapshot(people, apps, ents)
+}
+
+// flaky fails the next n requests with 503, as a target in an outage would.
+type flaky struct {
+	next  http.Handler
+	fail  atomic.Int32
+	count atomic.Int32
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.fail.Add(-1) >= 0 {
+		f.count.Add(1)
+		http.Error(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"503","detail":"maintenance"}`, http.StatusServiceUnavailable)
+		return
+	}
+	f.fail.Store(0)
+	f.next.ServeHTTP(w, r)
+}
+
+type env struct {
+	t       *testing.T
+	ctx     context.Context
+	bus     *bus.Bus
+	svc     *provisioner.Service
+	target  *scimtarget.Target
+	flaky   *flaky
+	scimURL string
+
+	requests  *bus.Store[*igav1.AccessRequest]
+	decisions *bus.Store[*igav1.PolicyDecision]
+	approvals *bus.Store[*igav1.Approval]
+	grants    *bus.Store[*igav1.Grant]
+
+	mu     sync.Mutex
+	events []bus.Msg
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	b := bustest.New(t)
+	e := &env{t: t, ctx: ctx, bus: b, target: scimtarget.New(token)}
+	e.flaky = &flaky{next: e.target.Handler()}
+	srv := httptest.NewServer(e.flaky)
+	t.Cleanup(srv.Close)
+	e.scimURL = srv.URL + "/scim/v2"
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := provisioner.New(svc.Env{Name: "provisioner", Bus: b, Dir: directory.New(snapshot()), Log: log},
+		provisioner.Config{SCIMURL: e.scimURL, SCIMToken: token, SCIMTimeout: 5 * time.Second, MaxAttempts: 4,
+			Backoff: func(uint64) time.Duration { return 100 * time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	e.svc = s
+
+	open := func(bucket string) jetstream.KeyValue {
+		kv, err := b.KV(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kv
+	}
+	e.requests = bus.NewStore(open(bus.BucketRequests), func() *igav1.AccessRequest { return &igav1.AccessRequest{} })
+	e.decisions = bus.NewStore(open(bus.BucketDecisions), func() *igav1.PolicyDecision { return &igav1.PolicyDecision{} })
+	e.approvals = bus.NewStore(open(bus.BucketApprovals), func() *igav1.Approval { return &igav1.Approval{} })
+	e.grants = bus.NewStore(open(bus.BucketGrants), func() *igav1.Grant { return &igav1.Grant{} })
+
+	for _, sp := range []bus.ConsumerSpec{
+		{Stream: bus.StreamEvents, Durable: "test-events", Filters: []string{"iga.evt.>"}},
+		{Stream: bus.StreamReplies, Durable: "test-replies", Filters: []string{"iga.reply.>"}},
+	} {
+		sub, err := b.Consume(ctx, sp, func(_ context.Context, m bus.Msg) error {
+			e.mu.Lock()
+			e.events = append(e.events, m)
+			e.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sub.Stop)
+	}
+	return e
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// record writes a request and its decision (and approval, when given) as the agent,
+// policy and approval services would.
+func (e *env) record(req *igav1.AccessRequest, dec *igav1.PolicyDecision, ap *igav1.Approval) {
+	e.t.Helper()
+	if _, err := e.requests.Create(e.ctx, req.GetId(), req); err != nil {
+		e.t.Fatal(err)
+	}
+	if dec != nil {
+		if _, err := e.decisions.Create(e.ctx, req.GetId(), dec); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if ap != nil {
+		if _, err := e.approvals.Create(e.ctx, req.GetId(), ap); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func request(id, email, ent string) *igav1.AccessRequest {
+	return &igav1.AccessRequest{Id: id, RequesterEmail: email, BeneficiaryEmail: email, EntitlementId: ent,
+		Duration: durationpb.New(4 * time.Hour), Justification: "quarterly close", Channel: "slack",
+		ConversationId: "C-" + id, CreatedAt: timestamppb.Now()}
+}
+
+func decision(req *igav1.AccessRequest, effect igav1.Effect, d time.Duration) *igav1.PolicyDecision {
+	return &igav1.PolicyDecision{RequestId: req.GetId(), Effect: effect, GrantedDuration: durationpb.New(d),
+		BeneficiaryEmail: req.GetBeneficiaryEmail(), EntitlementId: req.GetEntitlementId(), DecidedAt: timestamppb.Now(),
+		Reason: "test"}
+}
+
+func (e *env) grantCmd(requestID, msgID string) {
+	e.t.Helper()
+	if _, err := e.bus.Publish(e.ctx, provisioner.SubjectGrantCmd, &igav1.ProvisionGrant{RequestId: requestID}, bus.WithID(msgID)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) revokeCmd(grantID, reason string, gen int64) {
+	e.t.Helper()
+	if _, err := e.bus.Publish(e.ctx, provisioner.SubjectRevokeCmd,
+		&igav1.ProvisionRevoke{GrantId: grantID, Reason: reason, Generation: gen}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitFor returns the first message on subject satisfying ok, decoded into T.
+func waitFor[T proto.Message](e *env, subject string, newT func() T, ok func(T) bool) T {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range e.snapshot() {
+			if m.Subject != subject {
+				continue
+			}
+			v := newT()
+			if err := bus.Decode(m.Headers, m.Data, v); err != nil {
+				e.t.Fatalf("decode %s: %v", subject, err)
+			}
+			if ok(v) {
+				return v
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no matching message on %s within 20s; saw %v", subject, e.subjects())
+	var zero T
+	return zero
+}
+
+func (e *env) snapshot() []bus.Msg {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.events)
+}
+
+func (e *env) subjects() []string {
+	var out []string
+	for _, m := range e.snapshot() {
+		out = append(out, m.Subject)
+	}
+	return out
+}
+
+func (e *env) count(subject string) int {
+	n := 0
+	for _, m := range e.snapshot() {
+		if m.Subject == subject {
+			n++
+		}
+	}
+	return n
+}
+
+// drained waits until the provisioner has acknowledged every command (the commands
+// stream is a work queue: acknowledged messages leave it).
+func (e *env) drained() {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		s, err := e.bus.JetStream().Stream(e.ctx, bus.StreamCommands)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		info, err := s.Info(e.ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatal("commands were not all handled within 20s")
+}
+
+func (e *env) grant(id string) *igav1.Grant {
+	e.t.Helper()
+	g, _, err := e.grants.Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("ledger %s: %v", id, err)
+	}
+	return g
+}
+
+func active(id string) func(*igav1.GrantChanged) bool {
+	return func(g *igav1.GrantChanged) bool { return g.GetGrant().GetId() == id }
+}
+
+func newGrantChanged() *igav1.GrantChanged { return &igav1.GrantChanged{} }
+func newReply() *igav1.Reply               { return &igav1.Reply{} }
+func newDeadLetter() *igav1.DeadLetter     { return &igav1.DeadLetter{} }
+
+func TestAllowedRequestLandsInSCIM(t *testing.T) {
+	e := setup(t)
+	req := request("r1", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, 2*time.Hour), nil)
+	before := time.Now()
+	e.grantCmd("r1", "grant-cmd-r1")
+
+	ev := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r1"))
+	g := ev.GetGrant()
+	if g.GetStatus() != igav1.GrantStatus_GRANT_STATUS_ACTIVE || g.GetGeneration() != 1 || g.GetPersonEmail() != dana ||
+		g.GetEntitlementId() != viewer || g.GetRequestId() != "r1" || g.GetExternalRef() == "" {
+		t.Fatalf("grant.active = %v", g)
+	}
+	if got := g.GetExpiresAt().AsTime().Sub(g.GetGrantedAt().AsTime()); got != 2*time.Hour {
+		t.Fatalf("expires %s after granted, want the granted duration 2h", got)
+	}
+	if g.GetGrantedAt().AsTime().Before(before.Add(-time.Second)) {
+		t.Fatalf("granted_at %s is before the command", g.GetGrantedAt().AsTime())
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("SCIM group %s members = %v", group, m)
+	}
+	reply := waitFor(e, "iga.reply.slack.C-r1", newReply, func(r *igav1.Reply) bool { return true })
+	if reply.GetKind() != igav1.ReplyKind_REPLY_KIND_NOTICE || reply.GetRequestId() != "r1" ||
+		!strings.HasPrefix(reply.GetText(), "Granted Grafana payments-viewer until ") || !strings.Contains(reply.GetText(), "UTC") {
+		t.Fatalf("reply = %v", reply)
+	}
+	if led := e.grant("g-r1"); led.GetStatus() != igav1.GrantStatus_GRANT_STATUS_ACTIVE || !proto.Equal(led.GetExpiresAt(), g.GetExpiresAt()) {
+		t.Fatalf("ledger = %v", led)
+	}
+
+	// EntitlementsService answers from the ledger view.
+	eventually(t, func() bool {
+		r, err := e.svc.CheckAccess(e.ctx, &igav1.CheckAccessRequest{PersonEmail: "Dana.Reyes@acme.example", EntitlementId: viewer})
+		return err == nil && r.GetHasAccess() && r.GetGrant().GetId() == "g-r1"
+	})
+	if r, _ := e.svc.CheckAccess(e.ctx, &igav1.CheckAccessRequest{PersonEmail: dana, EntitlementId: editor}); r.GetHasAccess() {
+		t.Fatal("access to an entitlement never granted")
+	}
+	if _, err := e.svc.CheckAccess(e.ctx, &igav1.CheckAccessRequest{PersonEmail: dana}); err == nil {
+		t.Fatal("CheckAccess without an entitlement should be InvalidArgument")
+	}
+	list, err := e.svc.ListGrants(e.ctx, &igav1.ListGrantsRequest{PersonEmail: dana})
+	if err != nil || len(list.GetGrants()) != 1 || list.GetGrants()[0].GetId() != "g-r1" {
+		t.Fatalf("ListGrants = %v, %v", list, err)
+	}
+}
+
+func TestApprovedRequestIsGranted(t *testing.T) {
+	e := setup(t)
+	req := request("r2", dana, editor)
+	ap := &igav1.Approval{Id: "r2", RequestId: "r2", BeneficiaryEmail: dana, EntitlementId: editor,
+		Status: igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED, DecidedAt: timestamppb.Now()}
+	e.record(req, decision(req, igav1.Effect_EFFECT_REQUIRE_APPROVAL, time.Hour), ap)
+	e.grantCmd("r2", "grant-cmd-r2")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r2"))
+	if m := e.target.Members("grafana-payments-editor"); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("members = %v", m)
+	}
+}
+
+func TestCommandsTheRecordsDoNotAllowAreDeadLettered(t *testing.T) {
+	e := setup(t)
+	pending := &igav1.Approval{Id: "r-pending", RequestId: "r-pending", BeneficiaryEmail: dana, EntitlementId: viewer,
+		Status: igav1.ApprovalStatus_APPROVAL_STATUS_PENDING}
+	cases := []struct {
+		id, want string
+		write    func(req *igav1.AccessRequest)
+	}{
+		{"r-unknown", "is not recorded", func(*igav1.AccessRequest) {}},
+		{"r-nodecision", "no recorded policy decision", func(req *igav1.AccessRequest) { e.record(req, nil, nil) }},
+		{"r-deny", "policy decided DENY", func(req *igav1.AccessRequest) {
+			e.record(req, decision(req, igav1.Effect_EFFECT_DENY, time.Hour), nil)
+		}},
+		{"r-pending", "its approval is pending", func(req *igav1.AccessRequest) {
+			e.record(req, decision(req, igav1.Effect_EFFECT_REQUIRE_APPROVAL, time.Hour), pending)
+		}},
+		{"r-noapproval", "none is recorded", func(req *igav1.AccessRequest) {
+			e.record(req, decision(req, igav1.Effect_EFFECT_REQUIRE_APPROVAL, time.Hour), nil)
+		}},
+		{"r-otherent", "the decision is about \"grafana:payments-editor\"", func(req *igav1.AccessRequest) {
+			d := decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour)
+			d.EntitlementId = editor // the decision allowed something else
+			e.record(req, d, nil)
+		}},
+		{"r-otherperson", "the decision is about \"marco.bianchi@acme.example\"", func(req *igav1.AccessRequest) {
+			d := decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour)
+			d.BeneficiaryEmail = marco
+			e.record(req, d, nil)
+		}},
+	}
+	for _, c := range cases {
+		if c.id != "r-unknown" {
+			c.write(request(c.id, dana, viewer))
+		}
+		e.grantCmd(c.id, "grant-cmd-"+c.id)
+	}
+	for _, c := range cases {
+		t.Run(c.id, func(t *testing.T) {
+			dl := waitFor(e, "iga.evt.provisioner-grant.failed", newDeadLetter, func(d *igav1.DeadLetter) bool {
+				var cmd igav1.ProvisionGrant
+				_ = proto.Unmarshal(d.GetData(), &cmd)
+				return cmd.GetRequestId() == c.id
+			})
+			if !strings.Contains(dl.GetReason(), c.want) || dl.GetDeliveries() != 1 {
+				t.Errorf("dead letter reason %q (deliveries %d), want it to say %q at once", dl.GetReason(), dl.GetDeliveries(), c.want)
+			}
+			if _, _, err := e.grants.Get(e.ctx, "g-"+c.id); err == nil {
+				t.Errorf("a ledger entry was written for a refused command")
+			}
+		})
+	}
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("refused commands put %v in the SCIM group", m)
+	}
+	if n := e.count(provisioner.SubjectGrantActive); n != 0 {
+		t.Fatalf("%d grant.active events for refused commands", n)
+	}
+}
+
+func TestTerminatedBeneficiaryIsRefused(t *testing.T) {
+	e := setup(t)
+	req := request("r-gone", "gone@acme.example", viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r-gone", "grant-cmd-r-gone")
+	dl := waitFor(e, "iga.evt.provisioner-grant.failed", newDeadLetter, func(*igav1.DeadLetter) bool { return true })
+	if !strings.Contains(dl.GetReason(), "is terminated") {
+		t.Fatalf("reason = %q", dl.GetReason())
+	}
+}
+
+func TestDuplicateCommandGrantsOnce(t *testing.T) {
+	e := setup(t)
+	req := request("r3", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r3", "grant-cmd-r3")
+	first := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r3")).GetGrant()
+	// The same command again under other message ids, as a replay outside the dedup
+	// window would deliver it.
+	e.grantCmd("r3", "grant-cmd-r3-replay-1")
+	e.grantCmd("r3", "grant-cmd-r3-replay-2")
+	e.drained()
+	g := e.grant("g-r3")
+	if g.GetGeneration() != 1 || !proto.Equal(g.GetExpiresAt(), first.GetExpiresAt()) {
+		t.Fatalf("ledger changed by a repeated command: %v", g)
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("members = %v", m)
+	}
+	time.Sleep(200 * time.Millisecond) // let the event consumer catch up before counting
+	if n := e.count(provisioner.SubjectGrantActive); n != 1 {
+		t.Fatalf("%d grant.active events, want 1 (republished with the same id)", n)
+	}
+}
+
+func TestRevokeRemovesAccess(t *testing.T) {
+	e := setup(t)
+	req := request("r4", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r4", "grant-cmd-r4")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r4"))
+
+	e.revokeCmd("g-r4", "expired", 1)
+	ev := waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r4")).GetGrant()
+	if ev.GetStatus() != igav1.GrantStatus_GRANT_STATUS_REVOKED || ev.GetRevokeReason() != "expired" || ev.GetRevokedAt() == nil {
+		t.Fatalf("grant.revoked = %v", ev)
+	}
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("still in the SCIM group: %v", m)
+	}
+	reply := waitFor(e, "iga.reply.slack.C-r4", newReply, func(r *igav1.Reply) bool { return strings.HasPrefix(r.GetText(), "Your access") })
+	if reply.GetText() != "Your access to Grafana payments-viewer was removed: expired." {
+		t.Fatalf("reply = %q", reply.GetText())
+	}
+	eventually(t, func() bool {
+		r, _ := e.svc.CheckAccess(e.ctx, &igav1.CheckAccessRequest{PersonEmail: dana, EntitlementId: viewer})
+		return !r.GetHasAccess()
+	})
+
+	// Revoking again is a no-op; granting the same request again does not re-grant.
+	e.revokeCmd("g-r4", "expired", 1)
+	e.grantCmd("r4", "grant-cmd-r4-again")
+	e.drained()
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("a repeated command re-granted revoked access: %v", m)
+	}
+}
+
+func TestStaleRevokeIsIgnored(t *testing.T) {
+	e := setup(t)
+	req := request("r5", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r5", "grant-cmd-r5")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r5"))
+
+	e.revokeCmd("g-r5", "expired", 7) // an expiry fire for a generation the grant never had
+	e.drained()
+	if g := e.grant("g-r5"); g.GetStatus() != igav1.GrantStatus_GRANT_STATUS_ACTIVE {
+		t.Fatalf("stale revoke changed the ledger: %v", g)
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("stale revoke removed access: %v", m)
+	}
+	if n := e.count(provisioner.SubjectGrantRevoked); n != 0 {
+		t.Fatalf("%d grant.revoked events for a stale revoke", n)
+	}
+}
+
+func TestTargetOutageIsRetried(t *testing.T) {
+	e := setup(t)
+	e.flaky.fail.Store(2) // the first two SCIM calls fail
+	req := request("r6", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r6", "grant-cmd-r6")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r6"))
+	if e.flaky.count.Load() != 2 {
+		t.Fatalf("target failed %d calls, want 2", e.flaky.count.Load())
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("members = %v", m)
+	}
+}
+
+func TestTargetDownForGoodFailsTheGrant(t *testing.T) {
+	e := setup(t)
+	e.flaky.fail.Store(1 << 20)
+	req := request("r7", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r7", "grant-cmd-r7")
+	failed := waitFor(e, provisioner.SubjectGrantFailed, newGrantChanged, active("g-r7")).GetGrant()
+	if failed.GetStatus() != igav1.GrantStatus_GRANT_STATUS_FAILED || !strings.Contains(failed.GetFailure(), "maintenance") {
+		t.Fatalf("grant.failed = %v", failed)
+	}
+	dl := waitFor(e, "iga.evt.provisioner-grant.failed", newDeadLetter, func(*igav1.DeadLetter) bool { return true })
+	if dl.GetDeliveries() != 4 {
+		t.Fatalf("dead-lettered after %d deliveries, want MaxAttempts 4", dl.GetDeliveries())
+	}
+	reply := waitFor(e, "iga.reply.slack.C-r7", newReply, func(*igav1.Reply) bool { return true })
+	if !strings.Contains(reply.GetText(), "couldn't grant") {
+		t.Fatalf("reply = %q", reply.GetText())
+	}
+}
+
+func TestExtensionMovesExpiryOnce(t *testing.T) {
+	e := setup(t)
+	req := request("r8", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r8", "grant-cmd-r8")
+	first := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r8")).GetGrant()
+
+	ext := request("r9", dana, viewer)
+	ext.ExtendsGrantId = "g-r8"
+	e.record(ext, decision(ext, igav1.Effect_EFFECT_ALLOW, 8*time.Hour), nil)
+	e.grantCmd("r9", "grant-cmd-r9")
+	ev := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, func(g *igav1.GrantChanged) bool {
+		return g.GetGrant().GetId() == "g-r8" && g.GetGrant().GetGeneration() == 2
+	}).GetGrant()
+	if !ev.GetExpiresAt().AsTime().After(first.GetExpiresAt().AsTime().Add(6 * time.Hour)) {
+		t.Fatalf("extended expiry %s, first %s", ev.GetExpiresAt().AsTime(), first.GetExpiresAt().AsTime())
+	}
+	e.grantCmd("r9", "grant-cmd-r9-replay")
+	e.drained()
+	if g := e.grant("g-r8"); g.GetGeneration() != 2 || !proto.Equal(g.GetExpiresAt(), ev.GetExpiresAt()) {
+		t.Fatalf("replayed extension changed the grant: %v", g)
+	}
+	if _, _, err := e.grants.Get(e.ctx, "g-r9"); err == nil {
+		t.Fatal("an extension of an active grant made a second grant")
+	}
+	// The expiry scheduled for generation 1 is now stale.
+	e.revokeCmd("g-r8", "expired", 1)
+	e.drained()
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("stale expiry removed extended access: %v", m)
+	}
+}
+
+func TestManualGrantCompletesByTask(t *testing.T) {
+	e := setup(t)
+	req := request("r10", dana, clerk)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, 24*time.Hour), nil)
+	e.grantCmd("r10", "grant-cmd-r10")
+	task := waitFor(e, provisioner.SubjectTaskCreated, func() *igav1.ManualTask { return &igav1.ManualTask{} },
+		func(*igav1.ManualTask) bool { return true })
+	if task.GetAssigneeEmail() != marco || task.GetAction() != "grant" || task.GetPersonEmail() != dana || task.GetEntitlementId() != clerk {
+		t.Fatalf("task = %v", task)
+	}
+	e.drained()
+	if g := e.grant("g-r10"); g.GetStatus() != igav1.GrantStatus_GRANT_STATUS_PENDING || g.GetExternalRef() != task.GetTaskId() {
+		t.Fatalf("ledger before completion = %v", g)
+	}
+	if n := e.count(provisioner.SubjectGrantActive); n != 0 {
+		t.Fatalf("manual grant active before its task was done")
+	}
+	waitFor(e, "iga.reply.slack.C-r10", newReply, func(r *igav1.Reply) bool { return strings.Contains(r.GetText(), "by hand") })
+
+	done := &igav1.ManualTask{TaskId: task.GetTaskId(), Action: "grant", PersonEmail: dana, EntitlementId: clerk}
+	if _, err := e.bus.Publish(e.ctx, provisioner.SubjectTaskCompleted, done); err != nil {
+		t.Fatal(err)
+	}
+	g := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r10")).GetGrant()
+	if g.GetExpiresAt().AsTime().Sub(g.GetGrantedAt().AsTime()) != 24*time.Hour {
+		t.Fatalf("manual grant = %v", g)
+	}
+}
+
+func TestReconcileReportsUnmanagedMembers(t *testing.T) {
+	e := setup(t)
+	// Someone added marco to the group at the target, outside iga.
+	c, err := scim.New(e.scimURL, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.CreateUser(e.ctx, scim.User{UserName: marco})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.CreateGroup(e.ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddMember(e.ctx, g.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	drifts, err := e.svc.Reconcile(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drifts) != 1 || drifts[0].Kind != "unmanaged_member" || drifts[0].PersonEmail != marco || drifts[0].EntitlementID != viewer {
+		t.Fatalf("drifts = %+v", drifts)
+	}
+	ev := waitFor(e, provisioner.SubjectDrift, func() *structpb.Struct { return &structpb.Struct{} }, func(*structpb.Struct) bool { return true })
+	if ev.GetFields()["person_email"].GetStringValue() != marco {
+		t.Fatalf("drift event = %v", ev)
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{marco}) {
+		t.Fatalf("reconciliation removed access it did not grant: %v", m)
+	}
+}
+
+func eventually(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 10s")
+}
