@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every module of the workspace (go.work); bench modules are built but not unit-tested here.
-MODULES  := pkg cmd/iga services/intake services/agent services/policy services/approval services/provisioner services/expiry
+MODULES  := pkg pkg/console/browsertest cmd/iga services/intake services/agent services/policy services/approval services/provisioner services/expiry
 PKGS     := $(foreach m,$(MODULES),./$(m)/...)
 SERVICES := intake agent policy approval provisioner expiry
 BIN      := $(CURDIR)/bin

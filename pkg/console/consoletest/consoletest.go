@@ -111,6 +111,10 @@ func New() *Fake {
 		Status: igav1.GrantStatus_GRANT_STATUS_REVOKED, GrantedAt: timestamppb.New(now.Add(-9 * 24 * time.Hour)), ExpiresAt: timestamppb.New(now.Add(-2 * 24 * time.Hour)),
 		RevokedAt: timestamppb.New(now.Add(-2 * 24 * time.Hour)), RevokeReason: "expired", Generation: 1, Connector: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM}
 	f.grants = append(f.grants, expired, active)
+	reasons := map[string]string{
+		"snowflake:analyst": "Finance analysts may read the warehouse for up to 7 days.",
+		"aws-prod:readonly": "Read-only production access is allowed for up to 7 days.",
+	}
 	for _, g := range []*igav1.Grant{expired, active} {
 		req := &igav1.AccessRequest{Id: g.RequestId, RequesterEmail: Dana, BeneficiaryEmail: Dana, EntitlementId: g.EntitlementId,
 			Duration: durationpb.New(g.ExpiresAt.AsTime().Sub(g.GrantedAt.AsTime())), Justification: "quarter-end reporting",
@@ -120,7 +124,7 @@ func New() *Fake {
 			st = igav1.RequestStatus_REQUEST_STATUS_REVOKED
 		}
 		f.requests = append(f.requests, &igav1.RequestView{Request: req, Status: st, Grant: g,
-			Decision: &igav1.PolicyDecision{RequestId: req.Id, Effect: igav1.Effect_EFFECT_ALLOW, Reason: "Analysts in Finance may read the warehouse for up to 7 days.", GrantedDuration: req.Duration}})
+			Decision: &igav1.PolicyDecision{RequestId: req.Id, Effect: igav1.Effect_EFFECT_ALLOW, Reason: reasons[g.EntitlementId], GrantedDuration: req.Duration}})
 		f.publishLocked("iga.evt.grant.active", "iga.grant.active.v1", "iga/provisioner", req.Id, &igav1.GrantChanged{Grant: g})
 	}
 	f.publishLocked("iga.evt.grant.revoked", "iga.grant.revoked.v1", "iga/provisioner", expired.RequestId, &igav1.GrantChanged{Grant: expired})

@@ -19,6 +19,7 @@
     events: null,
     eventIds: new Set(),
     refreshTimer: 0,
+    eventsOpenedAt: 0,
   };
 
   // ---------- helpers ----------
@@ -199,6 +200,11 @@
     state.person = null;
     store.set('iga.as', '');
     if (state.events) { state.events.close(); state.events = null; }
+    $('#toast').hidden = true;
+    $('#events-list').replaceChildren();
+    state.eventIds.clear();
+    for (const id of ['#requests-list', '#approvals-list', '#grants-list']) $(id).replaceChildren();
+    $('#approvals-count').hidden = true;
     $('#whoami').hidden = true;
     $('#app').hidden = true;
     $('#signin').hidden = false;
@@ -535,7 +541,10 @@
     setEventsStatus('Connecting…', null);
     const es = new EventSource('/api/events?last=100');
     state.events = es;
-    es.onopen = () => setEventsStatus('Live: new events appear as they happen.', true);
+    es.onopen = () => {
+      state.eventsOpenedAt = Date.now();
+      setEventsStatus('Live: new events appear as they happen.', true);
+    };
     es.onmessage = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
@@ -564,7 +573,9 @@
   function addEvent(ev) {
     const list = $('#events-list');
     const type = String(ev.type || ev.subject || '').replace(/^iga\./, '').replace(/\.v\d+$/, '');
-    const item = el('li', { class: 'event fresh', dataset: { eventId: ev.id } },
+    // The history arrives in one burst on connect; only what happens afterwards is highlighted.
+    const fresh = state.eventsOpenedAt && Date.now() - state.eventsOpenedAt > 1500;
+    const item = el('li', { class: `event${fresh ? ' fresh' : ''}`, dataset: { eventId: ev.id } },
       el('span', { class: 'event-time', text: clock(ev.time) }),
       el('div', {},
         el('span', { class: 'event-type', text: type }),
