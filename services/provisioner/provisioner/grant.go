@@ -59,9 +59,9 @@ func (s *Service) handleGrant(ctx context.Context, m bus.Meta, cmd *igav1.Provis
 	log := s.log.With("grant_id", id, "request_id", a.request.GetId(), "person", person.Email, "entitlement", ent.ID)
 	switch g.GetStatus() {
 	case igav1.GrantStatus_GRANT_STATUS_ACTIVE:
-		// Already done (a redelivered or repeated command): say so again, change nothing.
-		log.Info("grant already active; republishing")
-		return s.announceActive(ctx, m, g, a.request)
+		// Already done (a redelivered or repeated command): republish, change nothing.
+		log.Info("grant already active; republishing grant.active")
+		return s.announceActive(ctx, m, g, a.request, m.Deliveries > 1)
 	case igav1.GrantStatus_GRANT_STATUS_REVOKED:
 		log.Info("grant was already revoked; a repeated command does not grant again")
 		return nil
@@ -88,7 +88,7 @@ func (s *Service) handleGrant(ctx context.Context, m bus.Meta, cmd *igav1.Provis
 		return err
 	}
 	log.Info("grant active", "expires_at", g.GetExpiresAt().AsTime(), "generation", g.GetGeneration(), "external_ref", ref)
-	return s.announceActive(ctx, m, g, a.request)
+	return s.announceActive(ctx, m, g, a.request, true)
 }
 
 // verifyPresent reads the target back and checks the access is (or is not) there.
@@ -188,9 +188,10 @@ func (s *Service) extend(ctx context.Context, m bus.Meta, a *authorized, grantID
 	if g.GetStatus() != igav1.GrantStatus_GRANT_STATUS_ACTIVE {
 		return false, nil
 	}
-	s.log.Info("grant extended", "grant_id", grantID, "request_id", a.request.GetId(),
+	changed := g.GetGeneration() != old.GetGeneration()
+	s.log.Info("grant extension", "grant_id", grantID, "request_id", a.request.GetId(), "changed", changed,
 		"expires_at", g.GetExpiresAt().AsTime(), "generation", g.GetGeneration())
-	return true, s.announceActive(ctx, m, g, a.request)
+	return true, s.announceActive(ctx, m, g, a.request, changed || m.Deliveries > 1)
 }
 
 // failOrRetry retries a failed execution by redelivery; on the last attempt, or when
@@ -228,12 +229,19 @@ func (s *Service) failOrRetry(ctx context.Context, m bus.Meta, g *igav1.Grant, r
 	return bus.Permanent(fmt.Errorf("grant %s failed: %w", g.GetId(), cause))
 }
 
-// announceActive publishes grant.active for the grant's generation and tells the requester.
-func (s *Service) announceActive(ctx context.Context, m bus.Meta, g *igav1.Grant, req *igav1.AccessRequest) error {
+// announceActive publishes grant.active for the grant's generation and, when tell is set,
+// tells the requester. Consumers of the event are idempotent and the server drops a
+// duplicate id, so the event is always republished; the notice only when this change is
+// new or the command is being redelivered (an earlier attempt may have stopped before
+// it), so a command repeated long after does not notify twice.
+func (s *Service) announceActive(ctx context.Context, m bus.Meta, g *igav1.Grant, req *igav1.AccessRequest, tell bool) error {
 	gen := g.GetGeneration()
 	if _, err := s.bus.Publish(ctx, SubjectGrantActive, &igav1.GrantChanged{Grant: proto.Clone(g).(*igav1.Grant)},
 		bus.WithID(fmt.Sprintf("grant-active-%s-%d", g.GetId(), gen)), bus.WithRequestID(req.GetId()), bus.CausedBy(m)); err != nil {
 		return err
+	}
+	if !tell {
+		return nil
 	}
 	verb := "Granted"
 	if gen > 1 {

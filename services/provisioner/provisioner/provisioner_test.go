@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
@@ -444,6 +443,9 @@ func TestDuplicateCommandGrantsOnce(t *testing.T) {
 	if n := e.count(provisioner.SubjectGrantActive); n != 1 {
 		t.Fatalf("%d grant.active events, want 1 (republished with the same id)", n)
 	}
+	if n := e.count("iga.reply.slack.C-r3"); n != 1 {
+		t.Fatalf("%d notices to the requester, want 1", n)
+	}
 }
 
 func TestRevokeRemovesAccess(t *testing.T) {
@@ -621,12 +623,50 @@ func TestReconcileReportsUnmanagedMembers(t *testing.T) {
 	if len(drifts) != 1 || drifts[0].Kind != "unmanaged_member" || drifts[0].PersonEmail != marco || drifts[0].EntitlementID != viewer {
 		t.Fatalf("drifts = %+v", drifts)
 	}
-	ev := waitFor(e, provisioner.SubjectDrift, func() *structpb.Struct { return &structpb.Struct{} }, func(*structpb.Struct) bool { return true })
-	if ev.GetFields()["person_email"].GetStringValue() != marco {
+	ev := waitFor(e, provisioner.SubjectDrift, newDrift, func(*igav1.ReconcileDrift) bool { return true })
+	if ev.GetKind() != igav1.DriftKind_DRIFT_KIND_UNMANAGED_MEMBER || ev.GetPersonEmail() != marco || ev.GetGroup() != group {
 		t.Fatalf("drift event = %v", ev)
 	}
 	if m := e.target.Members(group); !slices.Equal(m, []string{marco}) {
 		t.Fatalf("reconciliation removed access it did not grant: %v", m)
+	}
+	// Reported once, not every round.
+	if _, err := e.svc.Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := e.count(provisioner.SubjectDrift); n != 1 {
+		t.Fatalf("%d drift events for one unmanaged member, want 1", n)
+	}
+}
+
+func newDrift() *igav1.ReconcileDrift { return &igav1.ReconcileDrift{} }
+
+func TestReconcileRevokesAccessHeldPastExpiry(t *testing.T) {
+	e := setup(t)
+	req := request("r11", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Second), nil)
+	e.grantCmd("r11", "grant-cmd-r11")
+	g := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r11")).GetGrant()
+	// No expiry service runs here: the grant lapses in the ledger but stays at the target.
+	time.Sleep(time.Until(g.GetExpiresAt().AsTime()) + 100*time.Millisecond)
+	drifts, err := e.svc.Reconcile(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drifts) != 1 || drifts[0].Kind != provisioner.DriftExpiredPresent || drifts[0].GrantID != "g-r11" {
+		t.Fatalf("drifts = %+v", drifts)
+	}
+	rev := waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r11")).GetGrant()
+	if rev.GetRevokeReason() != "expired" {
+		t.Fatalf("revoked = %v", rev)
+	}
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("expired access still at the target: %v", m)
+	}
+	d := waitFor(e, provisioner.SubjectDrift, newDrift, func(*igav1.ReconcileDrift) bool { return true })
+	if d.GetKind() != igav1.DriftKind_DRIFT_KIND_EXPIRED_PRESENT || d.GetGrantId() != "g-r11" {
+		t.Fatalf("drift event = %v", d)
 	}
 }
 

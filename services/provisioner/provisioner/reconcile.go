@@ -8,16 +8,22 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/provisioner/connector"
 )
 
+// Drift kinds.
+const (
+	DriftExpiredPresent  = "expired_present"  // held past the grant's expiry: revoked
+	DriftUnmanagedMember = "unmanaged_member" // never granted by iga: reported
+)
+
 // Drift is one difference between the ledger and the SCIM target.
 type Drift struct {
-	Kind          string // "expired_present" or "unmanaged_member"
+	Kind          string // DriftExpiredPresent or DriftUnmanagedMember
 	PersonEmail   string
 	EntitlementID string
 	Group         string
@@ -71,10 +77,10 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 			}) {
 				continue
 			}
-			d := Drift{Kind: "unmanaged_member", PersonEmail: strings.ToLower(email), EntitlementID: ent.ID, Group: ent.SCIMGroup}
+			d := Drift{Kind: DriftUnmanagedMember, PersonEmail: strings.ToLower(email), EntitlementID: ent.ID, Group: ent.SCIMGroup}
 			for _, g := range grants {
 				if g.GetStatus() == igav1.GrantStatus_GRANT_STATUS_ACTIVE { // past expiry, not yet revoked
-					d.Kind, d.GrantID = "expired_present", g.GetId()
+					d.Kind, d.GrantID = DriftExpiredPresent, g.GetId()
 					break
 				}
 			}
@@ -88,7 +94,7 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 	for _, d := range drifts {
 		key := d.Kind + "|" + d.Group + "|" + d.PersonEmail
 		seen[key] = true
-		if d.Kind == "unmanaged_member" && s.reported[key] {
+		if d.Kind == DriftUnmanagedMember && s.reported[key] {
 			continue // reported in an earlier round; still there
 		}
 		if err := s.repair(ctx, d); err != nil {
@@ -100,23 +106,24 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 }
 
 func (s *Service) repair(ctx context.Context, d Drift) error {
-	if d.Kind == "expired_present" {
+	if d.Kind == DriftExpiredPresent {
 		g, ok := s.ledger.get(d.GrantID)
 		if !ok {
 			return nil
 		}
 		s.log.Warn("access held past its expiry; revoking", "grant_id", d.GrantID, "person", d.PersonEmail, "entitlement", d.EntitlementID)
+		if _, err := s.bus.Publish(ctx, SubjectDrift, &igav1.ReconcileDrift{Kind: igav1.DriftKind_DRIFT_KIND_EXPIRED_PRESENT,
+			PersonEmail: d.PersonEmail, EntitlementId: d.EntitlementID, Group: d.Group, GrantId: d.GrantID,
+			DetectedAt: timestamppb.New(s.now())}); err != nil {
+			return err
+		}
 		_, err := s.bus.Publish(ctx, SubjectRevokeCmd,
 			&igav1.ProvisionRevoke{GrantId: g.GetId(), Reason: "expired", Generation: g.GetGeneration()},
 			bus.WithID(fmt.Sprintf("revoke-reconciled-%s-%d", g.GetId(), g.GetGeneration())), bus.WithRequestID(g.GetRequestId()))
 		return err
 	}
 	s.log.Warn("member the ledger never granted", "person", d.PersonEmail, "entitlement", d.EntitlementID, "group", d.Group)
-	detail, err := structpb.NewStruct(map[string]any{"kind": d.Kind, "person_email": d.PersonEmail,
-		"entitlement_id": d.EntitlementID, "group": d.Group})
-	if err != nil {
-		return err
-	}
-	_, err = s.bus.Publish(ctx, SubjectDrift, detail)
+	_, err := s.bus.Publish(ctx, SubjectDrift, &igav1.ReconcileDrift{Kind: igav1.DriftKind_DRIFT_KIND_UNMANAGED_MEMBER,
+		PersonEmail: d.PersonEmail, EntitlementId: d.EntitlementID, Group: d.Group, DetectedAt: timestamppb.New(s.now())})
 	return err
 }

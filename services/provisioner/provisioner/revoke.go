@@ -39,8 +39,10 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 	}
 	switch g.GetStatus() {
 	case igav1.GrantStatus_GRANT_STATUS_REVOKED:
-		// Done before; make sure the event went out (same id: the server drops a duplicate).
-		return s.announceRevoked(ctx, m, g)
+		// Done before; make sure the event went out (same id: the server drops a
+		// duplicate), and the notice when an earlier attempt of this command may have
+		// stopped before it.
+		return s.announceRevoked(ctx, m, g, m.Deliveries > 1)
 	case igav1.GrantStatus_GRANT_STATUS_ACTIVE, igav1.GrantStatus_GRANT_STATUS_PENDING:
 		// PENDING: a grant interrupted mid-way may have reached the target; remove it too.
 	default:
@@ -85,7 +87,7 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 		return fmt.Errorf("ledger %s: %w", id, err)
 	}
 	log.Info("grant revoked")
-	return s.announceRevoked(ctx, m, g)
+	return s.announceRevoked(ctx, m, g, true)
 }
 
 // methodOfGrant is the connector that granted the access; it also removes it.
@@ -96,10 +98,14 @@ func methodOfGrant(g *igav1.Grant, fallback connector.Method) connector.Method {
 	return methodOf(g.GetConnector())
 }
 
-func (s *Service) announceRevoked(ctx context.Context, m bus.Meta, g *igav1.Grant) error {
+// announceRevoked publishes grant.revoked and, when tell is set, tells the requester.
+func (s *Service) announceRevoked(ctx context.Context, m bus.Meta, g *igav1.Grant, tell bool) error {
 	if _, err := s.bus.Publish(ctx, SubjectGrantRevoked, &igav1.GrantChanged{Grant: g},
 		bus.WithID("grant-revoked-"+g.GetId()), bus.WithRequestID(g.GetRequestId()), bus.CausedBy(m)); err != nil {
 		return err
+	}
+	if !tell {
+		return nil
 	}
 	req, _, err := s.requests.Get(ctx, g.GetRequestId())
 	if errors.Is(err, bus.ErrNotFound) {

@@ -64,7 +64,7 @@ func (s *Service) handleTaskCompleted(ctx context.Context, m bus.Meta, t *igav1.
 	}
 	switch g.GetStatus() {
 	case igav1.GrantStatus_GRANT_STATUS_ACTIVE:
-		return s.announceActive(ctx, m, g, a.request)
+		return s.announceActive(ctx, m, g, a.request, m.Deliveries > 1)
 	case igav1.GrantStatus_GRANT_STATUS_PENDING:
 	default:
 		log.Info("task completed for a grant that is no longer pending", "grant_id", g.GetId(), "status", g.GetStatus())
@@ -75,5 +75,5 @@ func (s *Service) handleTaskCompleted(ctx context.Context, m bus.Meta, t *igav1.
 		return err
 	}
 	log.Info("manual grant completed", "grant_id", g.GetId(), "expires_at", g.GetExpiresAt().AsTime())
-	return s.announceActive(ctx, m, g, a.request)
+	return s.announceActive(ctx, m, g, a.request, true)
 }
