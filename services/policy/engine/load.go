@@ -1,0 +1,482 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/agentic-iga/iga/pkg/directory"
+)
+
+// ErrInvalid marks a policy file that does not validate; the message says file:line.
+var ErrInvalid = errors.New("invalid policy")
+
+// FallbackDefaultDuration is granted when a request names no duration and neither the
+// rules, the catalog nor the file's defaults give one.
+const FallbackDefaultDuration = 8 * time.Hour
+
+// The YAML shape of a policy file. One file may hold several YAML documents; their rules,
+// sod constraints and settings are read in order as if they were one.
+type fileYAML struct {
+	Version    int             `yaml:"version"`
+	Defaults   defaultsYAML    `yaml:"defaults"`
+	Rules      []ruleYAML      `yaml:"rules"`
+	SoD        []sodYAML       `yaml:"sod"`
+	BreakGlass *breakGlassYAML `yaml:"break_glass"`
+}
+
+type defaultsYAML struct {
+	DefaultDuration string `yaml:"default_duration"`
+	MaxDuration     string `yaml:"max_duration"`
+}
+
+type ruleYAML struct {
+	ID              string             `yaml:"id"`
+	Description     string             `yaml:"description"`
+	Match           matchYAML          `yaml:"match"`
+	When            string             `yaml:"when"`
+	Effect          string             `yaml:"effect"`
+	Approvals       []stepYAML         `yaml:"approvals"`
+	MaxDuration     string             `yaml:"max_duration"`
+	DefaultDuration string             `yaml:"default_duration"`
+	Justification   *justificationYAML `yaml:"justification"`
+	Reason          string             `yaml:"reason"`
+	Remediation     string             `yaml:"remediation"`
+}
+
+type matchYAML struct {
+	Apps         []string `yaml:"apps"`
+	Entitlements []string `yaml:"entitlements"`
+	Tags         []string `yaml:"tags"`
+	Levels       []string `yaml:"levels"`
+	Risks        []string `yaml:"risks"`
+}
+
+type stepYAML struct {
+	Kind   string `yaml:"kind"`
+	Stage  int    `yaml:"stage"`
+	Quorum int    `yaml:"quorum"`
+}
+
+type justificationYAML struct {
+	Required      bool   `yaml:"required"`
+	MinLength     int    `yaml:"min_length"`
+	TicketPattern string `yaml:"ticket_pattern"`
+}
+
+type sodYAML struct {
+	ID          string       `yaml:"id"`
+	Description string       `yaml:"description"`
+	Sets        []sodSetYAML `yaml:"sets"`
+	Effect      string       `yaml:"effect"`
+	Approvals   []stepYAML   `yaml:"approvals"`
+	Reason      string       `yaml:"reason"`
+	Remediation string       `yaml:"remediation"`
+}
+
+type sodSetYAML struct {
+	Name         string   `yaml:"name"`
+	Entitlements []string `yaml:"entitlements"`
+}
+
+type breakGlassYAML struct {
+	When        string `yaml:"when"`
+	MaxDuration string `yaml:"max_duration"`
+	Reason      string `yaml:"reason"`
+}
+
+// Load reads and compiles the policy file at path.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse compiles a policy file's contents; name is used in error messages and rule sources.
+// Every problem found is reported (joined), each prefixed with "name:line:".
+func Parse(name string, data []byte) (*Policy, error) {
+	docs, nodes, err := decodeDocs(name, data)
+	if err != nil {
+		return nil, err
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("policy environment: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	p := &Policy{
+		Name:            filepath.Base(name),
+		Version:         "sha256:" + hex.EncodeToString(sum[:])[:16],
+		defaultDuration: FallbackDefaultDuration,
+	}
+	c := &compiler{name: name, env: env, p: p, ids: map[string]int{}}
+	for i := range docs {
+		c.document(&docs[i], nodes[i])
+	}
+	if len(c.errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(c.errs...))
+	}
+	p.idx = buildIndex(p.rules)
+	return p, nil
+}
+
+// decodeDocs decodes every YAML document twice: strictly into the typed shape (unknown
+// fields are errors) and as nodes, for line numbers.
+func decodeDocs(name string, data []byte) ([]fileYAML, []*yaml.Node, error) {
+	var docs []fileYAML
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	for {
+		var f fileYAML
+		err := dec.Decode(&f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		docs = append(docs, f)
+	}
+	var nodes []*yaml.Node
+	ndec := yaml.NewDecoder(bytes.NewReader(data))
+	for range docs {
+		var n yaml.Node
+		if err := ndec.Decode(&n); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+		}
+		nodes = append(nodes, &n)
+	}
+	if len(docs) == 0 {
+		return nil, nil, fmt.Errorf("%w: %s: the file holds no policy document", ErrInvalid, name)
+	}
+	return docs, nodes, nil
+}
+
+var (
+	envOnce sync.Once
+	envVal  *cel.Env
+	envErr  error
+)
+
+// celEnv declares the four variables with their types, so a misspelt attribute or a type
+// error fails at load time, not at decision time.
+func celEnv() (*cel.Env, error) {
+	envOnce.Do(func() {
+		envVal, envErr = cel.NewEnv(
+			ext.NativeTypes(
+				reflect.TypeOf(&Person{}), reflect.TypeOf(&Entitlement{}),
+				reflect.TypeOf(&Request{}), reflect.TypeOf(&Context{}),
+				ext.ParseStructTags(true)),
+			cel.Variable("person", cel.ObjectType("engine.Person")),
+			cel.Variable("entitlement", cel.ObjectType("engine.Entitlement")),
+			cel.Variable("request", cel.ObjectType("engine.Request")),
+			cel.Variable("context", cel.ObjectType("engine.Context")),
+			ext.Strings(),
+			ext.Sets(),
+		)
+	})
+	return envVal, envErr
+}
+
+// compiler accumulates one file's rules and its errors.
+type compiler struct {
+	name string
+	env  *cel.Env
+	p    *Policy
+	ids  map[string]int // rule id -> line
+	errs []error
+}
+
+func (c *compiler) errorf(line int, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, args...)))
+}
+
+func (c *compiler) source(line int) string { return fmt.Sprintf("%s:%d", filepath.Base(c.name), line) }
+
+func (c *compiler) document(f *fileYAML, doc *yaml.Node) {
+	root := doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if f.Version != 0 && f.Version != 1 {
+		c.errorf(valueLine(root, "version"), "version %d is not supported (use 1)", f.Version)
+	}
+	if d := f.Defaults.DefaultDuration; d != "" {
+		c.p.defaultDuration = c.duration(valueLine(child(root, "defaults"), "default_duration"), "defaults.default_duration", d)
+	}
+	if d := f.Defaults.MaxDuration; d != "" {
+		c.p.maxDuration = c.duration(valueLine(child(root, "defaults"), "max_duration"), "defaults.max_duration", d)
+	}
+	rules := child(root, "rules")
+	for i := range f.Rules {
+		c.rule(&f.Rules[i], item(rules, i))
+	}
+	sods := child(root, "sod")
+	for i := range f.SoD {
+		c.sod(&f.SoD[i], item(sods, i))
+	}
+	if f.BreakGlass != nil {
+		c.breakGlass(f.BreakGlass, child(root, "break_glass"))
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]*$`)
+
+func (c *compiler) id(line int, kind, id string) {
+	switch {
+	case id == "":
+		c.errorf(line, "%s has no id", kind)
+	case !idPattern.MatchString(id):
+		c.errorf(line, "%s id %q must be lower-case letters, digits, '-', '_', '.' or ':'", kind, id)
+	case c.ids[id] != 0:
+		c.errorf(line, "%s id %q is already used at line %d", kind, id, c.ids[id])
+	default:
+		c.ids[id] = line
+	}
+}
+
+func (c *compiler) rule(y *ruleYAML, n *yaml.Node) {
+	line := lineOf(n)
+	c.id(line, "rule", y.ID)
+	r := &rule{id: y.ID, description: y.Description, reason: strings.TrimSpace(y.Reason),
+		remediation: strings.TrimSpace(y.Remediation), source: c.source(line), order: len(c.p.rules)}
+	where := "rule " + y.ID
+	var err error
+	if r.effect, err = ParseEffect(y.Effect); err != nil {
+		c.errorf(valueLine(n, "effect"), "%s: %v", where, err)
+	}
+	if r.reason == "" {
+		c.errorf(line, "%s: give a reason (the sentence a requester reads)", where)
+	}
+	r.match = c.match(y.Match, child(n, "match"), where)
+	r.when = c.cel(valueLine(n, "when"), where, y.When)
+	r.steps = c.steps(y.Approvals, child(n, "approvals"), where)
+	switch {
+	case r.effect == RequireApproval && len(r.steps) == 0:
+		c.errorf(line, "%s: effect require_approval needs at least one approval step", where)
+	case r.effect != RequireApproval && len(r.steps) > 0:
+		c.errorf(valueLine(n, "approvals"), "%s: approvals are only meaningful with effect require_approval", where)
+	}
+	r.maxDuration = c.duration(valueLine(n, "max_duration"), where+": max_duration", y.MaxDuration)
+	r.defaultDuration = c.duration(valueLine(n, "default_duration"), where+": default_duration", y.DefaultDuration)
+	if r.maxDuration > 0 && r.defaultDuration > r.maxDuration {
+		c.errorf(valueLine(n, "default_duration"), "%s: default_duration %s exceeds max_duration %s", where, y.DefaultDuration, y.MaxDuration)
+	}
+	if j := y.Justification; j != nil {
+		jl := lineOf(child(n, "justification"))
+		if j.MinLength < 0 {
+			c.errorf(jl, "%s: justification min_length must not be negative", where)
+		}
+		r.justification = &justification{required: j.Required || j.MinLength > 0 || j.TicketPattern != "", minLength: j.MinLength}
+		if j.TicketPattern != "" {
+			re, err := regexp.Compile(j.TicketPattern)
+			if err != nil {
+				c.errorf(jl, "%s: ticket_pattern: %v", where, err)
+			}
+			r.justification.ticket, r.justification.ticketText = re, j.TicketPattern
+		}
+	}
+	c.p.rules = append(c.p.rules, r)
+}
+
+func (c *compiler) match(m matchYAML, n *yaml.Node, where string) matcher {
+	for _, l := range m.Levels {
+		if directory.LevelRank(l) == 0 {
+			c.errorf(valueLine(n, "levels"), "%s: match level %q must be one of %v", where, l, directory.Levels)
+		}
+	}
+	for _, r := range m.Risks {
+		if !knownRisks[r] {
+			c.errorf(valueLine(n, "risks"), "%s: match risk %q must be low, medium, high or critical", where, r)
+		}
+	}
+	for _, e := range m.Entitlements {
+		if !strings.Contains(e, ":") {
+			c.errorf(valueLine(n, "entitlements"), "%s: match entitlement %q must be an id like app:name", where, e)
+		}
+	}
+	return matcher{apps: set(m.Apps), entitlements: set(m.Entitlements), tags: set(m.Tags),
+		levels: set(m.Levels), risks: set(m.Risks)}
+}
+
+var knownRisks = map[string]bool{"low": true, "medium": true, "high": true, "critical": true}
+
+func set(xs []string) map[string]bool {
+	if len(xs) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// cel compiles a condition that must be a bool; empty means "always".
+func (c *compiler) cel(line int, where, expr string) cel.Program {
+	if strings.TrimSpace(expr) == "" {
+		return nil
+	}
+	ast, iss := c.env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		c.errorf(line, "%s: when: %s", where, oneLine(iss.Err().Error()))
+		return nil
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		c.errorf(line, "%s: when must be a bool condition, but %q is %s", where, expr, ast.OutputType())
+		return nil
+	}
+	prg, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		c.errorf(line, "%s: when: %v", where, err)
+		return nil
+	}
+	return prg
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
+}
+
+func (c *compiler) steps(ys []stepYAML, n *yaml.Node, where string) []Step {
+	var out []Step
+	for i, y := range ys {
+		line := lineOf(item(n, i))
+		kind, group, err := ParseApprover(y.Kind)
+		if err != nil {
+			c.errorf(line, "%s: %v", where, err)
+			continue
+		}
+		if y.Stage < 0 || y.Quorum < 0 {
+			c.errorf(line, "%s: approval stage and quorum must not be negative", where)
+			continue
+		}
+		s := Step{Kind: kind, Group: group, Stage: max(y.Stage, 1), Quorum: max(y.Quorum, 1)}
+		if y.Quorum > 1 && (kind == ApproverManager) {
+			c.errorf(line, "%s: a %s step has one approver, so quorum %d can never be met", where, y.Kind, y.Quorum)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (c *compiler) duration(line int, where, s string) time.Duration {
+	d, err := directory.ParseDuration(s)
+	if err != nil {
+		c.errorf(line, "%s: %v", where, err)
+		return 0
+	}
+	if s != "" && d == 0 {
+		c.errorf(line, "%s: a zero duration grants nothing; leave it out instead", where)
+	}
+	return d
+}
+
+func (c *compiler) sod(y *sodYAML, n *yaml.Node) {
+	line := lineOf(n)
+	c.id(line, "sod", y.ID)
+	where := "sod " + y.ID
+	s := &sod{id: y.ID, reason: strings.TrimSpace(y.Reason), remediation: strings.TrimSpace(y.Remediation),
+		source: c.source(line)}
+	var err error
+	if s.effect, err = ParseEffect(y.Effect); err != nil || s.effect == Allow {
+		c.errorf(valueLine(n, "effect"), "%s: effect %q must be deny or require_approval", where, y.Effect)
+	}
+	if len(y.Sets) < 2 {
+		c.errorf(line, "%s: needs at least two conflicting sets", where)
+	}
+	seen := map[string]string{}
+	for i, set := range y.Sets {
+		sl := lineOf(item(child(n, "sets"), i))
+		if set.Name == "" || len(set.Entitlements) == 0 {
+			c.errorf(sl, "%s: every set needs a name and entitlements", where)
+			continue
+		}
+		for _, e := range set.Entitlements {
+			if other, dup := seen[e]; dup && other != set.Name {
+				c.errorf(sl, "%s: %s is in both sets %q and %q", where, e, other, set.Name)
+			}
+			seen[e] = set.Name
+		}
+		s.sets = append(s.sets, sodSet{name: set.Name, entitlements: set.Entitlements})
+	}
+	s.steps = c.steps(y.Approvals, child(n, "approvals"), where)
+	if s.effect == RequireApproval && len(s.steps) == 0 {
+		c.errorf(line, "%s: effect require_approval needs at least one approval step", where)
+	}
+	if s.reason == "" {
+		s.reason = y.Description
+	}
+	c.p.sod = append(c.p.sod, s)
+}
+
+func (c *compiler) breakGlass(y *breakGlassYAML, n *yaml.Node) {
+	line := lineOf(n)
+	if c.p.breakGlass != nil {
+		c.errorf(line, "break_glass is defined twice")
+		return
+	}
+	b := &breakGlass{reason: strings.TrimSpace(y.Reason), source: c.source(line)}
+	b.when = c.cel(valueLine(n, "when"), "break_glass", y.When)
+	b.maxDuration = c.duration(valueLine(n, "max_duration"), "break_glass: max_duration", y.MaxDuration)
+	if b.maxDuration == 0 {
+		c.errorf(line, "break_glass: needs a max_duration (keep it short, e.g. 1h)")
+	}
+	if b.reason == "" {
+		b.reason = "emergency access"
+	}
+	c.p.breakGlass = b
+}
+
+// Node helpers: yaml.Node mappings hold keys and values alternately in Content.
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func item(n *yaml.Node, i int) *yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+		return nil
+	}
+	return n.Content[i]
+}
+
+func lineOf(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	return n.Line
+}
+
+// valueLine is the line of key's value in mapping n, or n's own line.
+func valueLine(n *yaml.Node, key string) int {
+	if v := child(n, key); v != nil {
+		return v.Line
+	}
+	return lineOf(n)
+}
