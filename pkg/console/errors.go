@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -46,7 +47,12 @@ func httpError(err error) (int, string) {
 	case codes.Unavailable:
 		return http.StatusServiceUnavailable, msgUnavailable
 	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout, msgTimeout
+		// A service that gave up waiting says on what (intake: "the agent did not answer
+		// in 15s; ..."); the client's own deadline says only "context deadline exceeded".
+		if msg == "" || strings.Contains(msg, "context deadline exceeded") {
+			return http.StatusGatewayTimeout, msgTimeout
+		}
+		return http.StatusGatewayTimeout, msg
 	case codes.Canceled:
 		return http.StatusServiceUnavailable, "the call was cancelled; try again"
 	default:

@@ -25,7 +25,8 @@ func TestHTTPError(t *testing.T) {
 		{status.Error(codes.Unauthenticated, "sign in"), http.StatusUnauthorized, "sign in"},
 		{status.Error(codes.ResourceExhausted, "slow down"), http.StatusTooManyRequests, "slow down"},
 		{status.Error(codes.Unavailable, "connection refused"), http.StatusServiceUnavailable, msgUnavailable},
-		{status.Error(codes.DeadlineExceeded, "deadline"), http.StatusGatewayTimeout, msgTimeout},
+		{status.Error(codes.DeadlineExceeded, "context deadline exceeded"), http.StatusGatewayTimeout, msgTimeout},
+		{status.Error(codes.DeadlineExceeded, "the agent did not answer in 15s; is the agent service running?"), http.StatusGatewayTimeout, "the agent did not answer in 15s; is the agent service running?"},
 		{fmt.Errorf("call: %w", context.DeadlineExceeded), http.StatusGatewayTimeout, msgTimeout},
 		{status.Error(codes.Unimplemented, "unknown service iga.v1.EventsService"), http.StatusNotImplemented, "this iga does not offer that yet"},
 		// Internal details stay in the log, never reach the user.

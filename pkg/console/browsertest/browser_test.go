@@ -3,6 +3,8 @@ package browsertest
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/console"
 	"github.com/agentic-iga/iga/pkg/console/consoletest"
+	"github.com/agentic-iga/iga/pkg/svc"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -56,15 +59,23 @@ func screenshotDir(t *testing.T) string {
 	return d
 }
 
-// TestConsoleInABrowser is the path a person takes: Dana asks for access in the chat and
-// picks an option, her manager Marco approves it in Approvals, and Dana sees the grant in
-// My access with its countdown running, and the whole story in Events.
-func TestConsoleInABrowser(t *testing.T) {
+// browser is one headless Chromium driving one console.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	url   string
+	shots string
+
+	mu         sync.Mutex
+	pageErrors []string
+}
+
+// newBrowser serves the console handler on httptest and starts Chromium for it.
+func newBrowser(t *testing.T, h http.Handler) *browser {
+	t.Helper()
 	exe := chromium(t)
-	fake, conn := consoletest.Start(t)
-	srv := httptest.NewServer(console.Handler(conn, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	shots := screenshotDir(t)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -84,15 +95,14 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.WindowSize(1440, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
+	b := &browser{t: t, url: srv.URL, shots: screenshotDir(t)}
 
 	// Any uncaught script error or console.error fails the test: the page must work, not
 	// just render. (Failed fetches the page handles, such as a 404 for an unknown email,
 	// are browser log entries without arguments and do not count.)
-	var mu sync.Mutex
-	var pageErrors []string
 	messages := chromedp.Console(bctx)
 	go func() {
 		for m, err := range messages {
@@ -100,9 +110,9 @@ func TestConsoleInABrowser(t *testing.T) {
 				return
 			}
 			if m.Type == chromedp.ConsoleException || (m.Type == chromedp.ConsoleError && len(m.Args) > 0) {
-				mu.Lock()
-				pageErrors = append(pageErrors, m.String())
-				mu.Unlock()
+				b.mu.Lock()
+				b.pageErrors = append(b.pageErrors, m.String())
+				b.mu.Unlock()
 			}
 		}
 	}()
@@ -112,160 +122,209 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("start chromium: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
+	b.ctx = ctx
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.pageErrors) > 0 {
+			t.Errorf("the page raised errors:\n%s", strings.Join(b.pageErrors, "\n"))
+		}
+		t.Logf("screenshots in %s", b.shots)
+	})
+	return b
+}
 
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			shot(t, ctx, filepath.Join(shots, "failed.png"))
-			t.Fatalf("%s: %v", step, err)
-		}
+// run does the step's actions, or fails the test with a screenshot of where it stopped.
+func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.shot("failed.png")
+		b.t.Fatalf("%s: %v", step, err)
 	}
-	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
-	clearField := func(sel string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).value = ""`)(ctx, t)
-			return err
-		})
+}
+
+// text is the visible text of the first element matching the CSS selector.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		b.shot("failed.png")
+		b.t.Fatalf("read %s: %v", sel, err)
 	}
-	signIn := func(email string) {
-		t.Helper()
-		run("sign in as "+email,
-			chromedp.WaitVisible(css(`#signin-email`)),
-			clearField(`#signin-email`),
-			chromedp.SendKeys(css(`#signin-email`), email),
-			chromedp.Click(css(`#signin-submit`)),
-			chromedp.WaitVisible(css(`#app`)),
-		)
+	return s
+}
+
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(sel)+`).value = ""`)(ctx, t)
+		return err
+	})
+}
+
+func (b *browser) signIn(email string) {
+	b.t.Helper()
+	b.run("sign in as "+email,
+		chromedp.WaitVisible(chromedp.CSS(`#signin-email`)),
+		clearField(`#signin-email`),
+		chromedp.SendKeys(chromedp.CSS(`#signin-email`), email),
+		chromedp.Click(chromedp.CSS(`#signin-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#app`)),
+	)
+}
+
+func (b *browser) switchUser() {
+	b.t.Helper()
+	b.run("switch user", chromedp.Click(chromedp.CSS(`#switch-user`)), chromedp.WaitVisible(chromedp.CSS(`#signin`)))
+}
+
+// shot saves what the browser shows as a PNG in the screenshot folder.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	path := filepath.Join(b.shots, name)
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", path, err)
+		return
 	}
-	switchUser := func() {
-		t.Helper()
-		run("switch user", chromedp.Click(css(`#switch-user`)), chromedp.WaitVisible(css(`#signin`)))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("write %s: %v", path, err)
 	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel), chromedp.NodeVisible))
-		if err != nil {
-			shot(t, ctx, filepath.Join(shots, "failed.png"))
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+// TestConsoleInABrowser is the path a person takes: Dana asks for access in the chat and
+// picks an option, her manager Marco approves it in Approvals, and Dana sees the grant in
+// My access with its countdown running, and the whole story in Events.
+func TestConsoleInABrowser(t *testing.T) {
+	fake, conn := consoletest.Start(t)
+	b := newBrowser(t, console.Handler(conn, slog.New(slog.DiscardHandler)))
 
 	// The sign-in page, with the note that production uses SSO.
-	run("open the console", chromedp.Navigate(srv.URL), chromedp.WaitVisible(css(`#signin-email`)))
-	if note := text(`#signin-note`); !strings.Contains(note, "SSO") {
+	b.run("open the console", chromedp.Navigate(b.url), chromedp.WaitVisible(chromedp.CSS(`#signin-email`)))
+	if note := b.text(`#signin-note`); !strings.Contains(note, "SSO") {
 		t.Fatalf("sign-in note should say production signs in via SSO: %q", note)
 	}
-	shot(t, ctx, filepath.Join(shots, "0-sign-in.png"))
+	b.shot("0-sign-in.png")
 
 	// An unknown email is refused in plain words.
-	run("sign in as a stranger",
-		chromedp.SendKeys(css(`#signin-email`), "nobody@acme.example"),
-		chromedp.Click(css(`#signin-submit`)),
-		chromedp.WaitVisible(css(`#signin-error:not(:empty)`)))
-	if msg := text(`#signin-error`); !strings.Contains(msg, "No one with the email nobody@acme.example") {
+	b.run("sign in as a stranger",
+		chromedp.SendKeys(chromedp.CSS(`#signin-email`), "nobody@acme.example"),
+		chromedp.Click(chromedp.CSS(`#signin-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#signin-error:not(:empty)`)))
+	if msg := b.text(`#signin-error`); !strings.Contains(msg, "No one with the email nobody@acme.example") {
 		t.Fatalf("unknown email: %q", msg)
 	}
 
 	// Dana asks in the chat; the agent asks back with options.
-	signIn(consoletest.Dana)
-	if who := text(`#who-name`); who != "Dana Reyes" {
+	b.signIn(consoletest.Dana)
+	if who := b.text(`#who-name`); who != "Dana Reyes" {
 		t.Fatalf("signed in as %q", who)
 	}
-	run("send a chat message",
-		chromedp.SendKeys(css(`#chat-input`), "I need to look at the payments dashboards for the audit this week"),
-		chromedp.Click(css(`#chat-send`)),
-		chromedp.WaitVisible(css(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
+	b.run("send a chat message",
+		chromedp.SendKeys(chromedp.CSS(`#chat-input`), "I need to look at the payments dashboards for the audit this week"),
+		chromedp.Click(chromedp.CSS(`#chat-send`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
 	)
-	if q := text(`.msg-agent.kind-question .bubble`); !strings.Contains(q, "Which fits what you need to do?") {
+	if q := b.text(`.msg-agent.kind-question .bubble`); !strings.Contains(q, "Which fits what you need to do?") {
 		t.Fatalf("the agent's question: %q", q)
 	}
-	run("pick the viewer option",
-		chromedp.Click(css(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
-		chromedp.WaitVisible(css(`.msg-agent.kind-submitted`)),
+	b.run("pick the viewer option",
+		chromedp.Click(chromedp.CSS(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg-agent.kind-submitted`)),
 	)
-	submitted := text(`.msg-agent.kind-submitted .bubble`)
+	submitted := b.text(`.msg-agent.kind-submitted .bubble`)
 	id := regexp.MustCompile(`r-\d{4}`).FindString(submitted)
 	if id == "" || !strings.Contains(submitted, "Marco Bianchi (your manager) approves it") {
 		t.Fatalf("submitted reply: %q", submitted)
 	}
-	run("see the request pending",
-		chromedp.WaitVisible(css(`#requests-list article[data-request-id="`+id+`"]`)))
-	if st := text(`#requests-list article[data-request-id="` + id + `"] .pill`); st != "pending approval" {
+	b.run("see the request pending",
+		chromedp.WaitVisible(chromedp.CSS(`#requests-list article[data-request-id="`+id+`"]`)))
+	if st := b.text(`#requests-list article[data-request-id="` + id + `"] .pill`); st != "pending approval" {
 		t.Fatalf("request %s status: %q", id, st)
 	}
-	shot(t, ctx, filepath.Join(shots, "1-dana-chat.png"))
+	b.shot("1-dana-chat.png")
 
 	// Marco approves it.
-	switchUser()
-	signIn(consoletest.Marco)
+	b.switchUser()
+	b.signIn(consoletest.Marco)
 	approve := `button[data-action="approve"][data-id="` + id + `"]`
-	run("open approvals",
-		chromedp.Click(css(`#tab-approvals`)),
-		chromedp.WaitVisible(css(approve)),
-		chromedp.SendKeys(css(`#reason-`+id), "audit week"),
+	b.run("open approvals",
+		chromedp.Click(chromedp.CSS(`#tab-approvals`)),
+		chromedp.WaitVisible(chromedp.CSS(approve)),
+		chromedp.SendKeys(chromedp.CSS(`#reason-`+id), "audit week"),
 	)
-	if n := text(`#approvals-count`); n != "1" {
+	if n := b.text(`#approvals-count`); n != "1" {
 		t.Fatalf("approvals badge: %q", n)
 	}
-	shot(t, ctx, filepath.Join(shots, "2-marco-approvals.png"))
-	run("approve", chromedp.Click(css(approve)),
-		chromedp.WaitNotPresent(css(`#approvals-list article[data-approval-id="`+id+`"]`)))
+	b.shot("2-marco-approvals.png")
+	b.run("approve", chromedp.Click(chromedp.CSS(approve)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#approvals-list article[data-approval-id="`+id+`"]`)))
 	if a, ok := fake.Approval(id); !ok || a.GetVotes()[0].GetApproverEmail() != consoletest.Marco || a.GetVotes()[0].GetReason() != "audit week" {
 		t.Fatalf("approval recorded: %v", a)
 	}
 
 	// Dana sees the grant, its countdown running down from 8 hours.
-	switchUser()
-	signIn(consoletest.Dana)
+	b.switchUser()
+	b.signIn(consoletest.Dana)
 	countdown := `#grants-list .grant[data-grant-id="g-` + id + `"] .countdown`
-	run("open my access", chromedp.Click(css(`#tab-access`)), chromedp.WaitVisible(css(countdown)))
-	first := text(countdown)
+	b.run("open my access", chromedp.Click(chromedp.CSS(`#tab-access`)), chromedp.WaitVisible(chromedp.CSS(countdown)))
+	first := b.text(countdown)
 	if !regexp.MustCompile(`^0[78]h \d\dm \d\ds$`).MatchString(first) {
 		t.Fatalf("countdown of an 8-hour grant: %q", first)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for text(countdown) == first {
+	for b.text(countdown) == first {
 		if time.Now().After(deadline) {
 			t.Fatalf("the countdown does not move: still %q", first)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	shot(t, ctx, filepath.Join(shots, "3-dana-access.png"))
+	b.shot("3-dana-access.png")
 
 	// The whole story is in Events, live.
-	run("open events",
-		chromedp.Click(css(`#tab-events`)),
-		chromedp.WaitVisible(css(`#events-status .live-dot.on`)),
-		chromedp.WaitVisible(css(`#events-list .event`)),
+	b.run("open events",
+		chromedp.Click(chromedp.CSS(`#tab-events`)),
+		chromedp.WaitVisible(chromedp.CSS(`#events-status .live-dot.on`)),
+		chromedp.WaitVisible(chromedp.CSS(`#events-list .event`)),
 	)
-	events := text(`#events-list`)
+	events := b.text(`#events-list`)
 	for _, want := range []string{"request.submitted", "approval.decided", "grant.active", "now holds " + consoletest.Viewer, "request " + id} {
 		if !strings.Contains(events, want) {
 			t.Errorf("events list lacks %q:\n%s", want, events)
 		}
 	}
-	shot(t, ctx, filepath.Join(shots, "4-dana-events.png"))
+	b.shot("4-dana-events.png")
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(pageErrors) > 0 {
-		t.Fatalf("the page raised errors:\n%s", strings.Join(pageErrors, "\n"))
-	}
-	t.Logf("screenshots in %s", shots)
 }
 
-// shot saves what the browser shows as a PNG.
-func shot(t *testing.T, ctx context.Context, path string) {
-	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+// TestConsoleSaysWhenIgaIsDown: with nothing behind the console, the page says so in
+// plain words instead of failing silently.
+func TestConsoleSaysWhenIgaIsDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Logf("screenshot %s: %v", path, err)
-		return
+		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatalf("write %s: %v", path, err)
+	addr := l.Addr().String()
+	l.Close()
+	conn, err := svc.DialUpstream(addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s", path)
+	t.Cleanup(func() { conn.Close() })
+	b := newBrowser(t, console.Handler(conn, slog.New(slog.DiscardHandler)))
+
+	b.run("open the console", chromedp.Navigate(b.url), chromedp.WaitVisible(chromedp.CSS(`#signin-email`)))
+	b.run("sign in with iga down",
+		chromedp.SendKeys(chromedp.CSS(`#signin-email`), consoletest.Dana),
+		chromedp.Click(chromedp.CSS(`#signin-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#banner`)))
+	const says = "iga is not reachable: is `iga dev` running?"
+	if got := b.text(`#banner-text`); got != says {
+		t.Fatalf("banner: %q, want %q", got, says)
+	}
+	if got := b.text(`#signin-error`); got != says {
+		t.Fatalf("sign-in error: %q, want %q", got, says)
+	}
+	b.shot("5-iga-down.png")
 }
