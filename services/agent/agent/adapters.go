@@ -41,7 +41,9 @@ func (a approvalsClient) Requirements(ctx context.Context, req *igav1.AccessRequ
 }
 
 // grantsClient reads the ledger through EntitlementsService.
-type grantsClient struct{ c igav1.EntitlementsServiceClient }
+type grantsClient struct {
+	c igav1.EntitlementsServiceClient
+}
 
 func (g grantsClient) CheckAccess(ctx context.Context, person, entitlementID string) (*igav1.Grant, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)

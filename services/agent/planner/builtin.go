@@ -139,7 +139,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 		choice := ""
 		if picked {
 			choice = text
-		} else {
+		} else if !t.namesAppOutside(text, p.Options) {
 			choice = t.pickOption(lower, p.Options)
 		}
 		if choice != "" {
@@ -213,6 +213,21 @@ func (t *turn) namesOtherEntitlement(text string, u Understanding) bool {
 	return len(t.s.Tools().Index().AppsNamed(text)) > 0
 }
 
+// namesAppOutside reports whether a message names an app none of the options belong to.
+func (t *turn) namesAppOutside(text string, opts []conv.Option) bool {
+	in := map[string]bool{}
+	for _, o := range opts {
+		app, _, _ := strings.Cut(o.Value, ":")
+		in[app] = true
+	}
+	for _, a := range t.s.Tools().Index().AppsNamed(text) {
+		if !in[a] {
+			return true
+		}
+	}
+	return false
+}
+
 // pickOption matches a typed answer to one of the offered options: by position ("the
 // first"), by the option's words ("viewer"), or by the level it implies ("read only").
 func (t *turn) pickOption(lower string, opts []conv.Option) string {
@@ -231,7 +246,8 @@ func (t *turn) pickOption(lower string, opts []conv.Option) string {
 	best := 0
 	for _, o := range opts {
 		n := 0
-		for _, w := range Tokenize(o.Value + " " + o.Label) {
+		label, _, _ := strings.Cut(o.Label, " — ")
+		for _, w := range Tokenize(o.Value + " " + label) {
 			if words[w] && !tools.IsStopword(w) {
 				n++
 			}
@@ -245,7 +261,7 @@ func (t *turn) pickOption(lower string, opts []conv.Option) string {
 	if len(match) == 1 {
 		return match[0]
 	}
-	if lvl, _ := matchLevels(lower); lvl != "" {
+	if lvl, _ := matchLevels(lower); lvl != "" && len(strings.Fields(lower)) <= 5 {
 		var hit []string
 		for _, o := range opts {
 			if e, _, err := t.s.Entitlement(o.Value); err == nil && e.GetLevel() == lvl {
@@ -503,7 +519,13 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		return conv.Reply{Kind: conv.ReplyQuestion, Text: everythingText}, nil
 	}
 	if len(named) > 1 {
-		return t.chooseApp(named, hits)
+		// Several apps named ("payments dashboards" names Stripe and Grafana): prefer one
+		// whose entitlements match the rest of the message clearly better.
+		if a := decisiveApp(hits, named); a != "" {
+			named = map[string]bool{a: true}
+		} else {
+			return t.chooseApp(named, hits)
+		}
 	}
 	var appID string
 	if len(named) == 1 {
@@ -518,17 +540,45 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 			}
 			return conv.Reply{Kind: conv.ReplyInfo, Text: t.couldNotFind(text)}, nil
 		}
-		appScore := map[string]float64{}
+		all := map[string]bool{}
 		for _, h := range hits {
-			appScore[h.App.GetId()] = max(appScore[h.App.GetId()], h.Score)
+			all[h.App.GetId()] = true
 		}
-		apps := sortedKeys(appScore)
-		appID = apps[0]
-		if len(apps) > 1 && appScore[apps[1]] > appScore[apps[0]]*0.75 {
+		appID = decisiveApp(hits, all)
+		if appID == "" {
+			appScore := map[string]float64{}
+			for _, h := range hits {
+				appScore[h.App.GetId()] = max(appScore[h.App.GetId()], h.Score)
+			}
+			apps := sortedKeys(appScore)
 			return t.chooseAmong(hits, u, apps[:min(3, len(apps))], "Which of these do you mean?")
 		}
 	}
 	return t.resolveInApp(appID, hits, u)
+}
+
+// decisiveApp returns the app among apps whose entitlements match the message clearly
+// best — by overall score, or by how well the entitlements' own fields match — or "".
+func decisiveApp(hits []tools.Hit, apps map[string]bool) string {
+	score, ent := map[string]float64{}, map[string]float64{}
+	for _, h := range hits {
+		if a := h.App.GetId(); apps[a] {
+			score[a] = max(score[a], h.Score)
+			ent[a] = max(ent[a], h.EntScore)
+		}
+	}
+	bySc, byEnt := sortedKeys(score), sortedKeys(ent)
+	switch {
+	case len(bySc) == 0:
+		return ""
+	case len(bySc) == 1:
+		return bySc[0]
+	case score[bySc[0]] >= score[bySc[1]]*1.4:
+		return bySc[0]
+	case byEnt[0] == bySc[0] && ent[byEnt[0]] > 0 && ent[byEnt[0]] >= ent[byEnt[1]]*1.5:
+		return byEnt[0]
+	}
+	return ""
 }
 
 var levelWord = map[string]bool{"read": true, "write": true, "admin": true, "viewer": true, "editor": true, "view": true,
@@ -566,7 +616,10 @@ func (t *turn) chooseAmong(hits []tools.Hit, u Understanding, apps []string, que
 	for _, a := range apps {
 		cands := t.candidates(a, hits)
 		best := t.fit(cands, u.Level)
-		if len(best) == 0 {
+		if len(best) == 0 && u.Level != "" {
+			best = t.fit(t.allOf(a), u.Level)
+		}
+		if len(best) == 0 && u.Level == "" {
 			best = cands[:min(1, len(cands))]
 		}
 		for _, c := range best[:min(2, len(best))] {
@@ -868,7 +921,7 @@ func (t *turn) confirm() (conv.Reply, error) {
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("Policy no longer allows this: %s. Nothing was submitted.", strings.TrimSuffix(p.Decision.GetReason(), "."))}, nil
 	}
-	id := tools.RequestID(t.in.TurnID)
+	id := tools.RequestID(t.st.ID, t.in.TurnID)
 	req, err := t.s.SubmitRequest(ctx, id, p.Request)
 	if err != nil {
 		if errors.Is(err, tools.ErrUnknownEntitlement) || errors.Is(err, tools.ErrUnknownPerson) || errors.Is(err, tools.ErrInactivePerson) {

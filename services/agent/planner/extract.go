@@ -167,7 +167,7 @@ words:
 var levelPhrases = []struct{ phrase, level string }{
 	{"read only", "read"}, {"read-only", "read"}, {"readonly", "read"}, {"read access", "read"},
 	{"look at", "read"}, {"look into", "read"}, {"looking at", "read"}, {"take a look", "read"},
-	{"view", "read"}, {"viewing", "read"}, {"viewer", "read"}, {"see", "read"}, {"read", "read"},
+	{"view", "read"}, {"viewing", "read"}, {"reader", "read"}, {"read-only", "read"}, {"viewer", "read"}, {"see", "read"}, {"read", "read"},
 	{"reading", "read"}, {"browse", "read"}, {"check", "read"}, {"inspect", "read"}, {"monitor", "read"},
 	{"investigate", "read"}, {"query", "read"}, {"queries", "read"}, {"analyze", "read"}, {"analyse", "read"},
 	{"analysis", "read"}, {"review", "read"}, {"audit", "read"}, {"report on", "read"}, {"reporting", "read"},
@@ -221,7 +221,7 @@ func isWordByte(b byte) bool {
 }
 
 var (
-	injectionRe = regexp.MustCompile(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`)
+	injectionRe  = regexp.MustCompile(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`)
 	everythingRe = regexp.MustCompile(`\b(?:everything|all (?:the )?(?:apps|systems|tools|applications|access|the things)|every (?:app|system|tool)|all of (?:them|it)|anything)\b`)
 	cancelRe     = regexp.MustCompile(`^(?:cancel|nevermind|never mind|forget it|stop|abort|scratch that|no thanks|nothing|quit|exit)\b|\b(?:cancel (?:that|it|this|my request)|never ?mind|forget (?:it|that|about it))\b`)
 	statusRe     = regexp.MustCompile(`\b(?:what (?:access|permissions|entitlements|grants)(?: do)? i (?:have|hold)|what do i have|what can i access|(?:list|show)(?: me)? my (?:access|grants|permissions|entitlements)|my (?:current )?(?:access|grants|permissions|entitlements)\b\s*\??$|which (?:access|apps) do i have|do i (?:have|still have) (?:any )?access)`)

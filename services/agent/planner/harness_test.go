@@ -27,7 +27,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	snap, err := directory.LoadDir("../testdata/directory")
+	return newHarnessDir(t, "../testdata/directory")
+}
+
+func newHarnessDir(t *testing.T, dir string) *harness {
+	t.Helper()
+	snap, err := directory.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

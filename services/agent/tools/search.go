@@ -69,8 +69,8 @@ type Index struct {
 	appTerms map[string]map[string]bool // term -> app ids
 	// appPhrases are each app's id, name and aliases as token lists.
 	appPhrases map[string][][]string
-	vocab    []string
-	byLen    map[int][]string
+	vocab      []string
+	byLen      map[int][]string
 }
 
 // NewIndex indexes a snapshot's catalog.

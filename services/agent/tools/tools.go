@@ -369,8 +369,8 @@ func (s *Session) ApprovalRequirements(ctx context.Context, req *igav1.AccessReq
 
 // RequestID derives a request id from the turn that confirmed it, so handling the same
 // turn twice submits the same request.
-func RequestID(turnID string) string {
-	sum := sha256.Sum256([]byte("request/" + turnID))
+func RequestID(conversationID, turnID string) string {
+	sum := sha256.Sum256([]byte("request/" + conversationID + "/" + turnID))
 	return "r-" + hex.EncodeToString(sum[:8])
 }
 
