@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -79,13 +80,14 @@ type Service struct {
 	now  func() time.Time
 	scim *connector.SCIM
 
-	connectors map[connector.Method]connector.Connector
-	requests   *bus.Store[*igav1.AccessRequest]
-	decisions  *bus.Store[*igav1.PolicyDecision]
-	approvals  *bus.Store[*igav1.Approval]
-	grants     *bus.Store[*igav1.Grant]
-	ledger     *ledger
-	reported   map[string]bool // drift already reported, by kind|group|person
+	connectors  map[connector.Method]connector.Connector
+	requests    *bus.Store[*igav1.AccessRequest]
+	decisions   *bus.Store[*igav1.PolicyDecision]
+	approvals   *bus.Store[*igav1.Approval]
+	grants      *bus.Store[*igav1.Grant]
+	ledger      *ledger
+	reconcileMu sync.Mutex
+	reported    map[string]bool // drift already reported, by kind|group|person
 
 	subs   []*bus.Subscription
 	cancel context.CancelFunc

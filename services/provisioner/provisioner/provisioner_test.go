@@ -2,8 +2,10 @@ package provisioner_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +16,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -25,6 +31,7 @@ import (
 	"github.com/agentic-iga/iga/pkg/scim"
 	"github.com/agentic-iga/iga/pkg/scimtarget"
 	"github.com/agentic-iga/iga/pkg/svc"
+	"github.com/agentic-iga/iga/services/provisioner/connector"
 	"github.com/agentic-iga/iga/services/provisioner/provisioner"
 )
 
@@ -37,6 +44,9 @@ const (
 	clerk  = "netsuite:ap-clerk"
 	group  = "grafana-payments-viewer"
 	token  = "test-token"
+
+	stripeViewer  = "stripe:viewer"
+	webhookSecret = "hook-secret"
 )
 
 func snapshot() *directory.Snapshot {
@@ -49,11 +59,13 @@ func snapshot() *directory.Snapshot {
 	apps := []*igav1.App{
 		{Id: "grafana", Name: "Grafana", OwnerEmail: olivia, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
 		{Id: "netsuite", Name: "NetSuite", OwnerEmail: marco, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_MANUAL},
+		{Id: "stripe", Name: "Stripe", OwnerEmail: olivia, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_WEBHOOK},
 	}
 	ents := []*igav1.Entitlement{
 		{Id: viewer, AppId: "grafana", Name: "payments-viewer", ScimGroup: group, Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
 		{Id: editor, AppId: "grafana", Name: "payments-editor", ScimGroup: "grafana-payments-editor", Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_SCIM},
 		{Id: clerk, AppId: "netsuite", Name: "ap-clerk", Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_MANUAL},
+		{Id: stripeViewer, AppId: "stripe", Name: "viewer", Provisioning: igav1.ProvisioningMethod_PROVISIONING_METHOD_WEBHOOK},
 	}
 	return directory.NewSnapshot(people, apps, ents)
 }
@@ -91,6 +103,7 @@ type env struct {
 
 	mu     sync.Mutex
 	events []bus.Msg
+	hooks  []connector.WebhookEvent
 }
 
 func setup(t *testing.T) *env {
@@ -103,6 +116,23 @@ func setup(t *testing.T) *env {
 	srv := httptest.NewServer(e.flaky)
 	t.Cleanup(srv.Close)
 	e.scimURL = srv.URL + "/scim/v2"
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !connector.VerifySignature([]byte(webhookSecret), body, r.Header.Get(connector.HeaderSignature)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ev connector.WebhookEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		e.mu.Lock()
+		e.hooks = append(e.hooks, ev)
+		e.mu.Unlock()
+		_, _ = w.Write([]byte(`{"ref":"CHG-1"}`))
+	}))
+	t.Cleanup(hooks.Close)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -110,6 +140,7 @@ func setup(t *testing.T) *env {
 	}
 	s, err := provisioner.New(svc.Env{Name: "provisioner", Bus: b, Dir: directory.New(snapshot()), Log: log},
 		provisioner.Config{SCIMURL: e.scimURL, SCIMToken: token, SCIMTimeout: 5 * time.Second, MaxAttempts: 4,
+			WebhookURL: hooks.URL, WebhookSecret: webhookSecret,
 			Backoff: func(uint64) time.Duration { return 100 * time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
@@ -680,4 +711,67 @@ func eventually(t *testing.T, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+func TestWebhookGrantAndRevoke(t *testing.T) {
+	e := setup(t)
+	req := request("r12", dana, stripeViewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r12", "grant-cmd-r12")
+	g := waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r12")).GetGrant()
+	if g.GetExternalRef() != "CHG-1" || g.GetConnector() != igav1.ProvisioningMethod_PROVISIONING_METHOD_WEBHOOK {
+		t.Fatalf("grant = %v", g)
+	}
+	e.revokeCmd("g-r12", "relinquished", 1)
+	waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r12"))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.hooks) != 2 || e.hooks[0].Action != "grant" || e.hooks[1].Action != "revoke" ||
+		e.hooks[0].Person.Email != dana || e.hooks[0].Entitlement.ID != stripeViewer {
+		t.Fatalf("webhook received %+v", e.hooks)
+	}
+}
+
+// EntitlementsService over a real gRPC connection, as the agent calls it.
+func TestEntitlementsServiceOverGRPC(t *testing.T) {
+	e := setup(t)
+	req := request("r13", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r13", "grant-cmd-r13")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r13"))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	e.svc.RegisterGRPC(srv)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	client := igav1.NewEntitlementsServiceClient(conn)
+
+	eventually(t, func() bool {
+		r, err := client.CheckAccess(e.ctx, &igav1.CheckAccessRequest{PersonEmail: dana, EntitlementId: viewer})
+		return err == nil && r.GetHasAccess() && r.GetGrant().GetExpiresAt() != nil
+	})
+	_, err = client.CheckAccess(e.ctx, &igav1.CheckAccessRequest{EntitlementId: viewer})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("missing person: %v, want InvalidArgument", err)
+	}
+	e.revokeCmd("g-r13", "relinquished", 0)
+	waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r13"))
+	eventually(t, func() bool {
+		r, err := client.ListGrants(e.ctx, &igav1.ListGrantsRequest{PersonEmail: dana})
+		return err == nil && len(r.GetGrants()) == 0
+	})
+	all, err := client.ListGrants(e.ctx, &igav1.ListGrantsRequest{PersonEmail: dana, IncludeInactive: true})
+	if err != nil || len(all.GetGrants()) != 1 || all.GetGrants()[0].GetStatus() != igav1.GrantStatus_GRANT_STATUS_REVOKED ||
+		all.GetGrants()[0].GetRevokeReason() != "relinquished" {
+		t.Fatalf("ListGrants(include_inactive) = %v, %v", all, err)
+	}
 }

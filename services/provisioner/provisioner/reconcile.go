@@ -50,7 +50,7 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 	}
 }
 
-// Reconcile (not safe for concurrent use: run by one loop) compares the ledger with the SCIM target for every SCIM entitlement in the
+// Reconcile compares the ledger with the SCIM target for every SCIM entitlement in the
 // catalog. Access held past its grant's expiry is repaired: a revoke command goes out
 // (the normal path, so the ledger, events and notices follow). Members the ledger never
 // granted are reported as iga.evt.reconcile.drift for a person to look at — they may
@@ -59,6 +59,8 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 	if s.scim == nil {
 		return nil, nil
 	}
+	s.reconcileMu.Lock()
+	defer s.reconcileMu.Unlock()
 	now := s.now()
 	var drifts []Drift
 	for _, e := range s.dir.Snapshot().EntitlementList() {
