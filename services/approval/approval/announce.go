@@ -27,8 +27,12 @@ func (s *Service) announce(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 			fmt.Sprintf("approval-requested-%s-%d", id, a.GetCurrentStage()), a.GetRequestId(), cause); err != nil {
 			return err
 		}
-		return s.notify(ctx, req, fmt.Sprintf("reply-approval-pending-%s-%d", id, a.GetCurrentStage()), s.waitingText(a), cause)
+		if err := s.notify(ctx, req, fmt.Sprintf("reply-approval-pending-%s-%d", id, a.GetCurrentStage()), s.waitingText(a), cause); err != nil {
+			return err
+		}
+		return s.armStage(ctx, a)
 	case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
+		s.disarm(ctx, id)
 		if err := s.publish(ctx, SubjectApprovalDecided, &igav1.ApprovalDecided{Approval: a},
 			"approval-decided-"+id, a.GetRequestId(), cause); err != nil {
 			return err
@@ -38,6 +42,7 @@ func (s *Service) announce(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 		}
 		return s.notify(ctx, req, "reply-approval-approved-"+id, trimDot(a.GetReason())+". Provisioning now.", cause)
 	case igav1.ApprovalStatus_APPROVAL_STATUS_DENIED, igav1.ApprovalStatus_APPROVAL_STATUS_EXPIRED:
+		s.disarm(ctx, id)
 		if err := s.publish(ctx, SubjectApprovalDecided, &igav1.ApprovalDecided{Approval: a},
 			"approval-decided-"+id, a.GetRequestId(), cause); err != nil {
 			return err

@@ -39,6 +39,16 @@ type Config struct {
 	// MaxDeliver bounds redeliveries of a submitted request (policy down, say) before it
 	// is dead-lettered; with the bus's backoff (doubling to 30s) 20 is about eight minutes.
 	MaxDeliver int
+	// StageTimeout is how long a stage waits for its approvers before it escalates (or,
+	// after the last escalation, expires and the request is denied). Negative disables
+	// reminders, escalation and timeouts.
+	StageTimeout time.Duration
+	// ReminderAfter reminds a stage's approvers this long after it opened (or escalated),
+	// when that is before the timeout. Negative disables reminders.
+	ReminderAfter time.Duration
+	// Escalations is how many times a timed-out stage escalates to the approvers'
+	// managers before it expires. Negative means never.
+	Escalations int
 }
 
 // Flags registers the service's flags on fs with defaults.
@@ -46,6 +56,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PolicyTimeout, "approval-policy-timeout", 10*time.Second, "timeout of one policy evaluation")
 	fs.IntVar(&c.Workers, "approval-workers", 4, "submitted requests handled at once")
 	fs.IntVar(&c.MaxDeliver, "approval-max-deliver", 20, "deliveries of a submitted request before it is dead-lettered")
+	fs.DurationVar(&c.StageTimeout, "approval-stage-timeout", 72*time.Hour, "how long an approval stage waits before it escalates or expires (negative: never)")
+	fs.DurationVar(&c.ReminderAfter, "approval-reminder-after", 24*time.Hour, "remind approvers this long after a stage opens (negative: never)")
+	fs.IntVar(&c.Escalations, "approval-escalations", 1, "escalations to the approvers' managers before a stage expires (negative: none)")
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +70,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 20
+	}
+	if c.StageTimeout == 0 {
+		c.StageTimeout = 72 * time.Hour
+	}
+	if c.ReminderAfter == 0 {
+		c.ReminderAfter = 24 * time.Hour
+	}
+	if c.Escalations == 0 {
+		c.Escalations = 1
 	}
 	return c
 }
@@ -109,7 +131,7 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start consumes submitted requests.
+// Start consumes submitted requests and fired approval timers.
 func (s *Service) Start(ctx context.Context) error {
 	sub, err := s.bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamEvents, Durable: DurableRequests, Filters: []string{SubjectRequestSubmitted},
@@ -119,6 +141,15 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("approval: %w", err)
 	}
 	s.subs = append(s.subs, sub)
+	fires, err := s.bus.Consume(ctx, bus.ConsumerSpec{
+		Stream: bus.StreamSchedules, Durable: DurableFires, Filters: []string{fireApprovalPrefix + ">"},
+		Workers: s.cfg.Workers, MaxDeliver: s.cfg.MaxDeliver,
+	}, bus.Typed(func() *igav1.ApprovalTimer { return &igav1.ApprovalTimer{} }, s.handleFire))
+	if err != nil {
+		s.Stop()
+		return fmt.Errorf("approval: %w", err)
+	}
+	s.subs = append(s.subs, fires)
 	return nil
 }
 
@@ -134,6 +165,7 @@ func (s *Service) Stop() {
 func (s *Service) RegisterGRPC(g *grpc.Server) {
 	igav1.RegisterApprovalServiceServer(g, &approvalServer{s: s})
 	igav1.RegisterRequestsServiceServer(g, &requestsServer{s: s})
+	igav1.RegisterApprovalDelegationServiceServer(g, &delegationServer{s: s})
 }
 
 var (

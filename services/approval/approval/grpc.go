@@ -168,7 +168,7 @@ func toStatus(log *slog.Logger, err error) error {
 		code = codes.PermissionDenied
 	case errors.Is(err, workflow.ErrAlreadyDecided), errors.Is(err, workflow.ErrAlreadyVoted):
 		code = codes.FailedPrecondition
-	case errors.Is(err, workflow.ErrNoIdentity), errors.Is(err, errInvalid), errors.Is(err, errRejected):
+	case errors.Is(err, workflow.ErrNoIdentity), errors.Is(err, workflow.ErrBadDelegate), errors.Is(err, errInvalid), errors.Is(err, errRejected):
 		code = codes.InvalidArgument
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
@@ -182,4 +182,60 @@ func toStatus(log *slog.Logger, err error) error {
 		return status.Error(codes.Internal, "internal error in the approval service; see its log")
 	}
 	return status.Error(code, err.Error())
+}
+
+// delegationServer is the gRPC face of ApprovalDelegationService.
+type delegationServer struct {
+	igav1.UnimplementedApprovalDelegationServiceServer
+	s *Service
+}
+
+func (g *delegationServer) Delegate(ctx context.Context, in *igav1.DelegateRequest) (*igav1.DelegateResponse, error) {
+	// Dev-mode identity, as in Decide: production authenticates the caller from mTLS/OIDC
+	// metadata and requires it to be approver_email.
+	a, err := g.s.Delegate(ctx, in.GetApprovalId(), in.GetApproverEmail(), in.GetDelegateEmail(), in.GetReason())
+	if err != nil {
+		return nil, toStatus(g.s.log, err)
+	}
+	return &igav1.DelegateResponse{Approval: a}, nil
+}
+
+// Delegate hands an approver's part of the current stage to someone else, asks the
+// delegate, tells the requester, and moves the stage's timer to the new approvers.
+func (s *Service) Delegate(ctx context.Context, id, approver, delegate, reason string) (*igav1.Approval, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: say which approval (approval or request id)", errInvalid)
+	}
+	snap := s.dir.Snapshot()
+	to := workflow.Normalize(delegate)
+	a, err := s.approvals.Update(ctx, id, false, func(cur *igav1.Approval) (*igav1.Approval, error) {
+		next := proto.Clone(cur).(*igav1.Approval)
+		if err := workflow.Delegate(snap, next, approver, delegate); err != nil {
+			return nil, err
+		}
+		return next, nil
+	})
+	if errors.Is(err, bus.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no approval %q", workflow.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("approval delegated", "request_id", a.GetRequestId(), "from", workflow.Normalize(approver), "to", to, "reason", reason)
+	if err := s.publish(ctx, SubjectApprovalRequested, &igav1.ApprovalRequested{Approval: a},
+		fmt.Sprintf("approval-requested-%s-%d-d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), a.GetRequestId(), nil); err != nil {
+		return nil, fmt.Errorf("delegation recorded, but asking the delegate failed: %w", err)
+	}
+	req, err := s.request(ctx, a.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("%s handed the approval of your request to %s.", workflow.NameOf(snap, approver), workflow.NameOf(snap, to))
+	if err := s.notify(ctx, req, fmt.Sprintf("reply-approval-delegated-%s-%d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), text, nil); err != nil {
+		return nil, err
+	}
+	if err := s.rearm(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

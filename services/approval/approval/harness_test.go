@@ -125,14 +125,15 @@ func (f *fakePolicy) Evaluate(ctx context.Context, in *igav1.EvaluateRequest) (*
 }
 
 type harness struct {
-	bus       *bus.Bus
-	svc       *approval.Service
-	policy    *fakePolicy
-	approvals igav1.ApprovalServiceClient
-	requests  igav1.RequestsServiceClient
-	reqStore  *bus.Store[*igav1.AccessRequest]
-	grants    *bus.Store[*igav1.Grant]
-	apprStore *bus.Store[*igav1.Approval]
+	bus        *bus.Bus
+	svc        *approval.Service
+	policy     *fakePolicy
+	approvals  igav1.ApprovalServiceClient
+	requests   igav1.RequestsServiceClient
+	delegation igav1.ApprovalDelegationServiceClient
+	reqStore   *bus.Store[*igav1.AccessRequest]
+	grants     *bus.Store[*igav1.Grant]
+	apprStore  *bus.Store[*igav1.Approval]
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -143,7 +144,7 @@ func ctxT(t *testing.T) context.Context {
 
 // newHarness runs the approval service on an embedded NATS with a fake policy, both
 // served on one real gRPC listener as in `iga dev`.
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, cfg ...approval.Config) *harness {
 	t.Helper()
 	ctx := ctxT(t)
 	b := bustest.New(t)
@@ -172,7 +173,11 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(func() { _ = conn.Close() })
 	env := svc.Env{Name: "approval", Bus: b, Dir: testDirectory(), Conn: conn,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	h.svc, err = approval.New(env, approval.Config{PolicyTimeout: 5 * time.Second, Workers: 2})
+	c := approval.Config{PolicyTimeout: 5 * time.Second, Workers: 2}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	h.svc, err = approval.New(env, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +192,7 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(h.svc.Stop)
 	h.approvals = igav1.NewApprovalServiceClient(conn)
 	h.requests = igav1.NewRequestsServiceClient(conn)
+	h.delegation = igav1.NewApprovalDelegationServiceClient(conn)
 	return h
 }
 

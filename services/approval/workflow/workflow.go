@@ -24,6 +24,8 @@ var (
 	// ErrAlreadyVoted: the approver already decided this stage the other way.
 	ErrAlreadyVoted = errors.New("already decided this stage")
 	ErrNoIdentity   = errors.New("no approver identity")
+	// ErrBadDelegate: the delegate may not take over (a party, unknown, already listed).
+	ErrBadDelegate = errors.New("invalid delegate")
 )
 
 // Outcome is what a vote did to an approval.
@@ -204,8 +206,16 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 	}
 	var needs []need
 	if st, err := RouteStage(snap, PartiesOfApproval(a), a.GetSteps(), a.GetCurrentStage()); err == nil {
+		// People added by escalation or delegation stand in for every step of the stage.
+		routed := st.Approvers()
+		var added []string
+		for _, m := range a.GetApprovers() {
+			if !slices.Contains(routed, m) {
+				added = append(added, m)
+			}
+		}
 		for _, s := range st.Steps {
-			needs = append(needs, need{s.Approvers, s.Quorum})
+			needs = append(needs, need{append(slices.Clone(s.Approvers), added...), s.Quorum})
 		}
 	} else {
 		for _, s := range a.GetSteps() {
@@ -262,4 +272,100 @@ func names(snap *directory.Snapshot, emails []string) []string {
 		out[i] = NameOf(snap, e)
 	}
 	return out
+}
+
+// StageOpenedAt is when the current stage started waiting: the approval's creation for the
+// first stage, the last vote of the stage before for later ones.
+func StageOpenedAt(a *igav1.Approval) time.Time {
+	at := a.GetCreatedAt().AsTime()
+	for _, v := range a.GetVotes() {
+		if v.GetStage() < a.GetCurrentStage() && v.GetDecidedAt().AsTime().After(at) {
+			at = v.GetDecidedAt().AsTime()
+		}
+	}
+	return at
+}
+
+// Escalated reports whether approvers differ from what the directory routes for the
+// current stage (an escalation or a delegation changed them).
+func Escalated(snap *directory.Snapshot, a *igav1.Approval) bool {
+	st, err := RouteStage(snap, PartiesOfApproval(a), a.GetSteps(), a.GetCurrentStage())
+	if err != nil {
+		return true
+	}
+	routed := st.Approvers()
+	if len(routed) != len(a.GetApprovers()) {
+		return true
+	}
+	for _, m := range a.GetApprovers() {
+		if !slices.Contains(routed, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// EscalationOf is who a stage escalates to from approvers: their eligible managers who
+// are not approvers already, sorted.
+func EscalationOf(snap *directory.Snapshot, a *igav1.Approval, approvers []string) []string {
+	p := PartiesOfApproval(a)
+	var out []string
+	for _, who := range approvers {
+		mgr := Normalize(managerOf(snap, who))
+		if mgr == "" || ineligible(snap, p, mgr) != "" || slices.Contains(out, mgr) || slices.Contains(approvers, mgr) {
+			continue
+		}
+		out = append(out, mgr)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Escalate adds the managers of from (the approvers a timeout was set for) to the pending
+// approval's approvers and returns who was added. Applying it twice adds nobody the
+// second time.
+func Escalate(snap *directory.Snapshot, a *igav1.Approval, from []string) []string {
+	var added []string
+	for _, m := range EscalationOf(snap, a, from) {
+		if !slices.Contains(a.GetApprovers(), m) {
+			a.Approvers = append(a.Approvers, m)
+			added = append(added, m)
+		}
+	}
+	slices.Sort(a.Approvers)
+	return added
+}
+
+// Delegate hands approver's part of the current stage to delegate. Only a current approver
+// who has not decided yet may delegate, and only to an active person in the directory who
+// is not a party to the request nor an approver already.
+func Delegate(snap *directory.Snapshot, a *igav1.Approval, approver, delegate string) error {
+	who, to := Normalize(approver), Normalize(delegate)
+	if who == "" {
+		return fmt.Errorf("%w: say who delegates (an approver email)", ErrNoIdentity)
+	}
+	if a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING {
+		return fmt.Errorf("%w: approval %s is already %s", ErrAlreadyDecided, a.GetId(), StatusWord(a.GetStatus()))
+	}
+	if !slices.Contains(a.GetApprovers(), who) {
+		return fmt.Errorf("%w: %s is not an approver of stage %d of approval %s", ErrNotApprover, who, a.GetCurrentStage(), a.GetId())
+	}
+	for _, v := range a.GetVotes() {
+		if v.GetStage() == a.GetCurrentStage() && Normalize(v.GetApproverEmail()) == who {
+			return fmt.Errorf("%w: %s already %s stage %d", ErrAlreadyVoted, who, verb(v.GetApproved()), a.GetCurrentStage())
+		}
+	}
+	if to == "" {
+		return fmt.Errorf("%w: say who to delegate to", ErrBadDelegate)
+	}
+	if why := ineligible(snap, PartiesOfApproval(a), to); why != "" {
+		return fmt.Errorf("%w: %s %s", ErrBadDelegate, NameOf(snap, to), why)
+	}
+	if slices.Contains(a.GetApprovers(), to) {
+		return fmt.Errorf("%w: %s is already an approver of this stage", ErrBadDelegate, NameOf(snap, to))
+	}
+	a.Approvers = slices.DeleteFunc(a.Approvers, func(m string) bool { return m == who })
+	a.Approvers = append(a.Approvers, to)
+	slices.Sort(a.Approvers)
+	return nil
 }
