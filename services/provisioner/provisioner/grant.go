@@ -67,6 +67,7 @@ func (s *Service) handleGrant(ctx context.Context, m bus.Meta, cmd *igav1.Provis
 		return nil
 	}
 
+	ent.Method = methodOfGrant(g, ent.Method) // the connector the ledger recorded
 	conn, err := s.connectorFor(ent.Method)
 	if err != nil {
 		return s.failOrRetry(ctx, m, g, a.request, err)

@@ -775,3 +775,30 @@ func TestEntitlementsServiceOverGRPC(t *testing.T) {
 		t.Fatalf("ListGrants(include_inactive) = %v, %v", all, err)
 	}
 }
+
+func TestRevokingOneOfTwoGrantsKeepsTheAccess(t *testing.T) {
+	e := setup(t)
+	for _, id := range []string{"r14", "r15"} {
+		req := request(id, dana, viewer)
+		e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+		e.grantCmd(id, "grant-cmd-"+id)
+		waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-"+id))
+	}
+	eventually(t, func() bool {
+		l, _ := e.svc.ListGrants(e.ctx, &igav1.ListGrantsRequest{PersonEmail: dana})
+		return len(l.GetGrants()) == 2
+	})
+	e.revokeCmd("g-r14", "relinquished", 1)
+	first := waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r14")).GetGrant()
+	if first.GetRevokeReason() != "relinquished (access continues under grant g-r15)" {
+		t.Fatalf("revoke reason = %q", first.GetRevokeReason())
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("revoking one grant removed access another still gives: %v", m)
+	}
+	e.revokeCmd("g-r15", "expired", 1)
+	waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r15"))
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("members after both revoked = %v", m)
+	}
+}

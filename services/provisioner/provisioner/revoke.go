@@ -52,11 +52,18 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 
 	person, ent := s.person(g.GetPersonEmail()), s.entitlement(g.GetEntitlementId())
 	ent.Method = methodOfGrant(g, ent.Method)
+	note := ""
+	if other, ok := s.otherActiveGrant(g); ok {
+		// Another grant still gives the same access: the target keeps it, only this
+		// grant ends.
+		note = " (access continues under grant " + other.GetId() + ")"
+		log.Info("another grant covers the same access; leaving the target as it is", "other_grant_id", other.GetId())
+		return s.markRevoked(ctx, m, id, reason+note)
+	}
 	conn, err := s.connectorFor(ent.Method)
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("revoke %s: %w", id, err))
 	}
-	note := ""
 	switch err := conn.Revoke(ctx, person, ent); {
 	case errors.Is(err, connector.ErrPending):
 		// A person removes it; the ledger records the revocation decision now so the
@@ -74,20 +81,38 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 			return fmt.Errorf("revoke %s: %w", id, err)
 		}
 	}
-	g, err = s.grants.Update(ctx, id, false, func(cur *igav1.Grant) (*igav1.Grant, error) {
+	log.Info("access removed at the target")
+	return s.markRevoked(ctx, m, id, reason+note)
+}
+
+// markRevoked records the grant REVOKED and announces it.
+func (s *Service) markRevoked(ctx context.Context, m bus.Meta, id, reason string) error {
+	g, err := s.grants.Update(ctx, id, false, func(cur *igav1.Grant) (*igav1.Grant, error) {
 		if cur.GetStatus() == igav1.GrantStatus_GRANT_STATUS_REVOKED {
 			return cur, bus.ErrNoChange
 		}
 		cur.Status = igav1.GrantStatus_GRANT_STATUS_REVOKED
 		cur.RevokedAt = timestamppb.New(s.now().UTC())
-		cur.RevokeReason = reason + note
+		cur.RevokeReason = reason
 		return cur, nil
 	})
 	if err != nil {
 		return fmt.Errorf("ledger %s: %w", id, err)
 	}
-	log.Info("grant revoked")
+	s.log.Info("grant revoked", "grant_id", id, "reason", g.GetRevokeReason())
 	return s.announceRevoked(ctx, m, g, true)
+}
+
+// otherActiveGrant finds another current grant of the same access to the same person.
+func (s *Service) otherActiveGrant(g *igav1.Grant) (*igav1.Grant, bool) {
+	now := s.now()
+	others := s.ledger.list(g.GetPersonEmail(), func(o *igav1.Grant) bool {
+		return o.GetId() != g.GetId() && o.GetEntitlementId() == g.GetEntitlementId() && isActive(o, now)
+	})
+	if len(others) == 0 {
+		return nil, false
+	}
+	return others[0], true
 }
 
 // methodOfGrant is the connector that granted the access; it also removes it.
