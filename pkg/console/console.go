@@ -59,6 +59,19 @@ type server struct {
 // Handler serves the console page at / and its JSON API under /api/. conn reaches every
 // iga gRPC service at one address (the shared listener of `iga dev`, or an ingress).
 //
+// The API (JSON bodies are protojson with proto field names; errors are {"error": "..."}
+// with the gRPC code mapped to an HTTP status):
+//
+//	GET  /api/person?email=                      DirectoryService.GetPerson (sign-in check)
+//	POST /api/chat {as, text, option_value, conversation_id, message_id?}
+//	                                             IntakeService.Chat on channel "web"
+//	GET  /api/requests?user=                     RequestsService.ListRequests
+//	GET  /api/approvals?as=                      ApprovalService.ListApprovals (pending, decidable by as)
+//	POST /api/approvals/{id}/approve|deny {as, reason}
+//	                                             ApprovalService.Decide (deny needs a reason)
+//	GET  /api/grants?user=&all=                  EntitlementsService.ListGrants (all: include inactive)
+//	GET  /api/events?last=&filter=               EventsService.Watch follow=true as Server-Sent Events
+//
 // Identity is dev-mode: the page says who the user is ("as") and the API trusts it, as
 // `iga chat --as` does. A production deployment puts SSO in front of the console.
 func Handler(conn *grpc.ClientConn, log *slog.Logger) http.Handler {
