@@ -1,0 +1,173 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/pkg/directory"
+	"github.com/agentic-iga/iga/services/policy/engine"
+)
+
+// Errors a caller can fix by asking differently; the edge maps them to InvalidArgument.
+var (
+	ErrBadRequest         = errors.New("bad request")
+	ErrUnknownPerson      = errors.New("unknown person")
+	ErrUnknownEntitlement = errors.New("unknown entitlement")
+)
+
+// Decide evaluates an access request against pol with people and entitlements from snap.
+// held and pending are the entitlement ids the beneficiary holds and waits for; now is
+// the decision time (context.now). An unknown person or entitlement is an error, never a
+// decision.
+func Decide(pol *engine.Policy, snap *directory.Snapshot, ar *igav1.AccessRequest, held, pending []string, now time.Time) (*igav1.PolicyDecision, error) {
+	in, err := Input(snap, ar, held, pending, now)
+	if err != nil {
+		return nil, err
+	}
+	d := pol.Evaluate(in)
+	return DecisionProto(ar, in, d, now), nil
+}
+
+// Input translates a request into what the engine reads.
+func Input(snap *directory.Snapshot, ar *igav1.AccessRequest, held, pending []string, now time.Time) (*engine.Input, error) {
+	if ar == nil {
+		return nil, fmt.Errorf("%w: the request is missing", ErrBadRequest)
+	}
+	beneficiary := strings.TrimSpace(ar.GetBeneficiaryEmail())
+	requester := strings.TrimSpace(ar.GetRequesterEmail())
+	if beneficiary == "" {
+		beneficiary = requester
+	}
+	if requester == "" {
+		requester = beneficiary
+	}
+	if beneficiary == "" {
+		return nil, fmt.Errorf("%w: the request names neither requester nor beneficiary", ErrBadRequest)
+	}
+	if ar.GetEntitlementId() == "" {
+		return nil, fmt.Errorf("%w: the request names no entitlement", ErrBadRequest)
+	}
+	if ar.GetDuration() != nil && (ar.GetDuration().CheckValid() != nil || ar.GetDuration().AsDuration() < 0) {
+		return nil, fmt.Errorf("%w: duration %s is not a positive duration", ErrBadRequest, ar.GetDuration().AsDuration())
+	}
+	p, ok := snap.Person(beneficiary)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not in the directory", ErrUnknownPerson, beneficiary)
+	}
+	req, ok := snap.Person(requester)
+	if !ok {
+		return nil, fmt.Errorf("%w: requester %s is not in the directory", ErrUnknownPerson, requester)
+	}
+	e, ok := snap.Entitlement(ar.GetEntitlementId())
+	if !ok {
+		return nil, fmt.Errorf("%w: %q is not in the catalog", ErrUnknownEntitlement, ar.GetEntitlementId())
+	}
+	tags := append([]string(nil), e.GetTags()...)
+	if app, ok := snap.App(e.GetAppId()); ok {
+		for _, t := range app.GetTags() {
+			if !contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+	}
+	in := &engine.Input{
+		Person: engine.Person{
+			Email: p.GetEmail(), Department: p.GetDepartment(), Title: p.GetTitle(),
+			Manager: p.GetManagerEmail(), Groups: p.GetGroups(), EmploymentType: p.GetEmploymentType(),
+			Location: p.GetLocation(), Status: p.GetStatus(), TimeZone: p.GetTimeZone(),
+		},
+		Entitlement: engine.Entitlement{
+			ID: e.GetId(), App: e.GetAppId(), Name: e.GetName(), Level: e.GetLevel(), Risk: e.GetRisk(),
+			Tags: tags, Owner: snap.EntitlementOwner(e),
+			MaxDuration: e.GetMaxDuration().AsDuration(), DefaultDuration: e.GetDefaultDuration().AsDuration(),
+		},
+		Request: engine.Request{
+			Duration: ar.GetDuration().AsDuration(), Justification: ar.GetJustification(),
+			TicketRef: ar.GetTicketRef(), OnBehalf: !strings.EqualFold(req.GetEmail(), p.GetEmail()),
+			Requester: req.GetEmail(), Emergency: ar.GetEmergency(),
+		},
+		Context: engine.Context{Held: held, Pending: pending},
+	}
+	in.Context.SetClock(now, p.GetTimeZone())
+	return in, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// DecisionProto writes an engine decision as the decision of record.
+func DecisionProto(ar *igav1.AccessRequest, in *engine.Input, d engine.Decision, now time.Time) *igav1.PolicyDecision {
+	out := &igav1.PolicyDecision{
+		RequestId: ar.GetId(), Effect: effectProto(d.Effect), Reason: d.Reason,
+		Remediation: d.Remediation, PolicyVersion: d.PolicyVersion, DecidedAt: timestamppb.New(now),
+		BeneficiaryEmail: in.Person.Email, EntitlementId: in.Entitlement.ID,
+	}
+	if d.MaxDuration > 0 {
+		out.MaxDuration = durationpb.New(d.MaxDuration)
+	}
+	if d.GrantedDuration > 0 {
+		out.GrantedDuration = durationpb.New(d.GrantedDuration)
+	}
+	for _, s := range d.Steps {
+		out.ApprovalSteps = append(out.ApprovalSteps, &igav1.ApprovalStep{
+			Kind: approverProto(s.Kind), Group: s.Group, Stage: int32(s.Stage), Quorum: int32(s.Quorum)})
+	}
+	for _, m := range d.Matched {
+		out.MatchedRules = append(out.MatchedRules, &igav1.RuleMatch{
+			RuleId: m.RuleID, Effect: effectProto(m.Effect), Reason: m.Reason, Source: m.Source})
+	}
+	return out
+}
+
+// BreakGlassRule is the matched-rule id of a decision the emergency path allowed.
+const BreakGlassRule = "break-glass"
+
+// IsBreakGlass reports whether a recorded decision was allowed by the emergency path.
+func IsBreakGlass(d *igav1.PolicyDecision) bool {
+	for _, m := range d.GetMatchedRules() {
+		if m.GetRuleId() == BreakGlassRule {
+			return true
+		}
+	}
+	return false
+}
+
+func effectProto(e engine.Effect) igav1.Effect {
+	switch e {
+	case engine.Allow:
+		return igav1.Effect_EFFECT_ALLOW
+	case engine.RequireApproval:
+		return igav1.Effect_EFFECT_REQUIRE_APPROVAL
+	case engine.Deny:
+		return igav1.Effect_EFFECT_DENY
+	}
+	return igav1.Effect_EFFECT_UNSPECIFIED
+}
+
+func approverProto(k engine.ApproverKind) igav1.ApproverKind {
+	switch k {
+	case engine.ApproverManager:
+		return igav1.ApproverKind_APPROVER_KIND_MANAGER
+	case engine.ApproverEntitlementOwner:
+		return igav1.ApproverKind_APPROVER_KIND_ENTITLEMENT_OWNER
+	case engine.ApproverAppOwner:
+		return igav1.ApproverKind_APPROVER_KIND_APP_OWNER
+	case engine.ApproverGroup:
+		return igav1.ApproverKind_APPROVER_KIND_GROUP
+	case engine.ApproverSecurity:
+		return igav1.ApproverKind_APPROVER_KIND_SECURITY
+	}
+	return igav1.ApproverKind_APPROVER_KIND_UNSPECIFIED
+}

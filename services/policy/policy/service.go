@@ -1,0 +1,242 @@
+// Package policy is the policy service: it decides access requests with the policy file
+// (see package engine for the language and how rules combine), records each request's
+// decision once in the iga_decisions bucket and announces it on iga.evt.policy.decided.
+// The policy file is reloaded when it changes; a file that fails validation never
+// replaces a working policy.
+package policy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/agentic-iga/iga/pkg/bus"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/pkg/svc"
+	"github.com/agentic-iga/iga/services/policy/engine"
+)
+
+// Subjects policy publishes on.
+const (
+	SubjectDecided    = "iga.evt.policy.decided"
+	SubjectBreakGlass = "iga.evt.policy.breakglass"
+)
+
+// Config is the policy service's own configuration.
+type Config struct {
+	// PolicyFile is the YAML policy to decide with.
+	PolicyFile string
+	// ReloadInterval is how often the file is checked for changes; zero never reloads.
+	ReloadInterval time.Duration
+}
+
+// Flags registers the service's flags on fs with defaults.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.PolicyFile, "policy-file", "deploy/demo/policy.yaml", "policy file (YAML rules with CEL conditions)")
+	fs.DurationVar(&c.ReloadInterval, "policy-reload-interval", 5*time.Second, "how often to check the policy file for changes (0: never)")
+}
+
+// Service decides requests. It implements svc.Component and svc.GRPCService.
+type Service struct {
+	env     svc.Env
+	cfg     Config
+	log     *slog.Logger
+	policy  atomic.Pointer[engine.Policy]
+	fileSum [sha256.Size]byte // of the file last read, valid or not
+
+	decisions *bus.Store[*igav1.PolicyDecision]
+	holdings  *holdings
+	now       func() time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New loads the policy file; a service never starts without a valid policy.
+func New(env svc.Env, cfg Config) (*Service, error) {
+	if cfg.PolicyFile == "" {
+		return nil, errors.New("policy: no policy file configured (--policy-file)")
+	}
+	log := env.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Service{env: env, cfg: cfg, log: log, holdings: newHoldings(), now: time.Now}
+	data, err := os.ReadFile(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pol, err := engine.Parse(cfg.PolicyFile, data)
+	if err != nil {
+		return nil, err
+	}
+	s.policy.Store(pol)
+	s.fileSum = sha256.Sum256(data)
+	log.Info("policy loaded", "file", cfg.PolicyFile, "version", pol.Version, "rules", pol.Rules())
+	return s, nil
+}
+
+// Policy is the policy in force.
+func (s *Service) Policy() *engine.Policy { return s.policy.Load() }
+
+// RegisterGRPC serves PolicyService.
+func (s *Service) RegisterGRPC(g *grpc.Server) {
+	igav1.RegisterPolicyServiceServer(g, &server{s: s})
+}
+
+// Start opens the decisions bucket, loads what people hold and wait for, and starts
+// watching the policy file.
+func (s *Service) Start(ctx context.Context) error {
+	var err error
+	if s.decisions, err = bus.OpenStore(ctx, s.env.Bus, bus.BucketDecisions, func() *igav1.PolicyDecision { return &igav1.PolicyDecision{} }); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	for _, b := range []struct {
+		bucket string
+		read   func([]byte) (holding, bool)
+	}{{bus.BucketGrants, grantHolding}, {bus.BucketApprovals, approvalHolding}} {
+		kv, err := s.env.Bus.KV(ctx, b.bucket)
+		if err != nil {
+			cancel()
+			return err
+		}
+		if err := s.holdings.watch(wctx, kv, b.read, s.log, &s.wg); err != nil {
+			cancel()
+			return err
+		}
+	}
+	if s.cfg.ReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			t := time.NewTicker(s.cfg.ReloadInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-t.C:
+					s.Reload()
+				}
+			}
+		}()
+	}
+	return nil
+}
+
+// Stop ends the watches and the reload loop.
+func (s *Service) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+}
+
+// Reload reads the policy file again and, if it changed and validates, puts it in force.
+// A file that does not validate is logged and ignored: the working policy stays. It
+// reports whether a new policy is in force.
+func (s *Service) Reload() bool {
+	data, err := os.ReadFile(s.cfg.PolicyFile)
+	if err != nil {
+		s.log.Error("policy file unreadable; keeping the policy in force", "file", s.cfg.PolicyFile, "err", err)
+		return false
+	}
+	sum := sha256.Sum256(data)
+	if bytes.Equal(sum[:], s.fileSum[:]) {
+		return false
+	}
+	s.fileSum = sum
+	pol, err := engine.Parse(s.cfg.PolicyFile, data)
+	if err != nil {
+		s.log.Error("policy file does not validate; keeping the policy in force",
+			"file", s.cfg.PolicyFile, "version", s.Policy().Version, "err", err)
+		return false
+	}
+	old := s.policy.Swap(pol)
+	s.log.Info("policy reloaded", "file", s.cfg.PolicyFile, "version", pol.Version, "previous", old.Version, "rules", pol.Rules())
+	return true
+}
+
+// Evaluate decides a request with the policy in force. With record, the decision is
+// stored as the request's decision of record unless one exists (then that one is
+// returned) and announced.
+func (s *Service) Evaluate(ctx context.Context, ar *igav1.AccessRequest, record bool) (*igav1.PolicyDecision, error) {
+	if ar == nil {
+		return nil, fmt.Errorf("%w: the request is missing", ErrBadRequest)
+	}
+	if record {
+		if ar.GetId() == "" {
+			return nil, fmt.Errorf("%w: a recorded decision needs the request id", ErrBadRequest)
+		}
+		recorded, _, err := s.decisions.Get(ctx, ar.GetId())
+		if err == nil {
+			return recorded, s.announce(ctx, ar, recorded)
+		}
+		if !errors.Is(err, bus.ErrNotFound) {
+			return nil, err
+		}
+	}
+	beneficiary := ar.GetBeneficiaryEmail()
+	if beneficiary == "" {
+		beneficiary = ar.GetRequesterEmail()
+	}
+	held, pending := s.holdings.of(beneficiary, ar.GetId())
+	d, err := Decide(s.Policy(), s.env.Dir.Snapshot(), ar, held, pending, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	if !record {
+		return d, nil
+	}
+	if _, err := s.decisions.Create(ctx, ar.GetId(), d); errors.Is(err, bus.ErrExists) {
+		// Another replica decided first: theirs is the decision of record.
+		if d, _, err = s.decisions.Get(ctx, ar.GetId()); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	s.log.Info("policy decided", "request_id", ar.GetId(), "effect", d.GetEffect().String(),
+		"entitlement", d.GetEntitlementId(), "beneficiary", d.GetBeneficiaryEmail(), "version", d.GetPolicyVersion())
+	return d, s.announce(ctx, ar, d)
+}
+
+// announce publishes the decision (and a break-glass alarm). Event ids derive from the
+// request, so announcing twice stores each event once.
+func (s *Service) announce(ctx context.Context, ar *igav1.AccessRequest, d *igav1.PolicyDecision) error {
+	id := d.GetRequestId()
+	if _, err := s.env.Bus.Publish(ctx, SubjectDecided, &igav1.PolicyDecided{Decision: d},
+		bus.WithID("policy-decided-"+id), bus.WithRequestID(id)); err != nil {
+		return err
+	}
+	if IsBreakGlass(d) {
+		s.log.Warn("break-glass access allowed; review required", "request_id", id,
+			"beneficiary", d.GetBeneficiaryEmail(), "entitlement", d.GetEntitlementId(), "granted", d.GetGrantedDuration().AsDuration())
+		if _, err := s.env.Bus.Publish(ctx, SubjectBreakGlass, &igav1.PolicyBreakGlass{Request: ar, Decision: d, ReviewRequired: true},
+			bus.WithID("policy-breakglass-"+id), bus.WithRequestID(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Decision returns the recorded decision of a request (bus.ErrNotFound if none).
+func (s *Service) Decision(ctx context.Context, requestID string) (*igav1.PolicyDecision, error) {
+	if requestID == "" {
+		return nil, fmt.Errorf("%w: the request id is missing", ErrBadRequest)
+	}
+	d, _, err := s.decisions.Get(ctx, requestID)
+	return d, err
+}
