@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/policy/engine"
 )
 
