@@ -34,9 +34,12 @@ func NewManual(tasks TaskRaiser) *Manual { return &Manual{tasks: tasks} }
 
 // TaskID is the deterministic id of the task for one change, so a retried raise is the
 // same task.
-func TaskID(action string, p Person, e Entitlement) string {
+func TaskID(action string, p Person, e Entitlement) string { return "task-" + changeID(action, p, e) }
+
+// changeID names one change (action, person, entitlement) the same way on every retry.
+func changeID(action string, p Person, e Entitlement) string {
 	sum := sha256.Sum256([]byte(action + "\x00" + strings.ToLower(p.Email) + "\x00" + e.ID))
-	return "task-" + action + "-" + hex.EncodeToString(sum[:8])
+	return action + "-" + hex.EncodeToString(sum[:8])
 }
 
 // Grant raises a task to give the access and returns its id with ErrPending.

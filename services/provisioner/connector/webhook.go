@@ -89,7 +89,7 @@ func (w *Webhook) Verify(context.Context, Person, Entitlement) (bool, error) {
 }
 
 func (w *Webhook) post(ctx context.Context, action string, p Person, e Entitlement) (string, error) {
-	delivery := TaskID(action, p, e)
+	delivery := "delivery-" + changeID(action, p, e)
 	ev := WebhookEvent{Action: action, DeliveryID: delivery, SentAt: time.Now().UTC(),
 		Person:      WebhookPerson{Email: p.Email, Name: p.Name},
 		Entitlement: WebhookEntitlement{ID: e.ID, AppID: e.AppID, Name: e.Name}}

@@ -46,6 +46,9 @@ func (l *ledger) watch(ctx context.Context, kv jetstream.KeyValue, log *slog.Log
 				return
 			case e, ok := <-w.Updates():
 				if !ok {
+					if ctx.Err() == nil {
+						log.Error("the grants ledger watch ended; CheckAccess and ListGrants stop following the ledger")
+					}
 					return
 				}
 				if e == nil { // end of the initial values

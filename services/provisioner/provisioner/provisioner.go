@@ -42,11 +42,12 @@ const (
 
 // Config is the provisioner's own configuration.
 type Config struct {
-	SCIMURL       string
-	SCIMToken     string
-	SCIMTimeout   time.Duration
-	WebhookURL    string
-	WebhookSecret string
+	SCIMURL        string
+	SCIMToken      string
+	SCIMTimeout    time.Duration
+	WebhookURL     string
+	WebhookSecret  string
+	WebhookTimeout time.Duration
 	// MaxAttempts bounds deliveries of a command; the last failure marks the grant FAILED.
 	MaxAttempts int
 	// ReconcileInterval is how often the ledger is compared with the SCIM target; 0 disables.
@@ -65,6 +66,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SCIMTimeout, "scim-timeout", 10*time.Second, "timeout of one SCIM call")
 	fs.StringVar(&c.WebhookURL, "webhook-url", "", "URL the webhook connector POSTs grants and revokes to")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 secret signing webhook bodies (X-Iga-Signature-256)")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", 10*time.Second, "timeout of one webhook call")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "deliveries of a provisioning command before it is marked failed")
 	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", 5*time.Minute, "how often to compare the ledger with the SCIM target (0 disables)")
 }
@@ -119,7 +121,7 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 		if cfg.WebhookSecret == "" {
 			return nil, errors.New("--webhook-url needs --webhook-secret: webhook bodies are always signed")
 		}
-		s.connectors[connector.MethodWebhook] = connector.NewWebhook(cfg.WebhookURL, cfg.WebhookSecret, cfg.SCIMTimeout)
+		s.connectors[connector.MethodWebhook] = connector.NewWebhook(cfg.WebhookURL, cfg.WebhookSecret, cfg.WebhookTimeout)
 	}
 	for m, c := range cfg.Connectors {
 		s.connectors[m] = c

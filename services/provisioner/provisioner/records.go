@@ -29,9 +29,14 @@ type authorized struct {
 // decidedAt is when the request was finally allowed: the approval's decision when one
 // was needed, else policy's.
 func (a *authorized) decidedAt() time.Time {
-	t := a.decision.GetDecidedAt().AsTime()
-	if a.decision.GetDecidedAt() == nil {
+	var t time.Time
+	switch {
+	case a.decision.GetDecidedAt() != nil:
+		t = a.decision.GetDecidedAt().AsTime()
+	case a.request.GetCreatedAt() != nil:
 		t = a.request.GetCreatedAt().AsTime()
+	default:
+		t = time.Now()
 	}
 	if a.approval != nil && a.approval.GetDecidedAt() != nil && a.approval.GetDecidedAt().AsTime().After(t) {
 		t = a.approval.GetDecidedAt().AsTime()
