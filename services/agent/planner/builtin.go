@@ -533,7 +533,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 			appID = a
 		}
 	} else {
-		if content == 0 || len(hits) == 0 {
+		if content == 0 || !matchesContent(hits) {
 			t.st.Reset()
 			if u.Level != "" {
 				return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("Which app do you need %s access to, and for what task?", u.Level)}, nil
@@ -555,6 +555,19 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		}
 	}
 	return t.resolveInApp(appID, hits, u)
+}
+
+// matchesContent reports whether any hit matched a word of the message other than a
+// level word: "admin" alone matches every app's admin role and identifies nothing.
+func matchesContent(hits []tools.Hit) bool {
+	for _, h := range hits {
+		for _, term := range h.Terms {
+			if !levelWord[term] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // decisiveApp returns the app among apps whose entitlements match the message clearly

@@ -37,7 +37,7 @@ type Understanding struct {
 
 var (
 	ticketRe   = regexp.MustCompile(`\b([A-Z][A-Z0-9]{1,9}-\d{1,7})\b`)
-	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
+	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|another|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
 	untilDayRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|to|by|before|up to)\s+(?:end of\s+|the end of\s+)?(?:this\s+|next\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b`)
 	eodRe      = regexp.MustCompile(`\b(?:(?:until|till|til|to|through|by)\s+(?:the\s+)?)?(?:end of (?:the )?(?:day|today|business|work ?day)|eod|cob|close of business|tonight)\b`)
 	weekRe     = regexp.MustCompile(`\b(?:this week|(?:until|till|til|to|by)\s+(?:the\s+)?end of (?:the|this) week|eow|rest of the week)\b`)
@@ -50,7 +50,7 @@ var (
 	quarterRe  = regexp.MustCompile(`\b(?:this|the|a) quarter\b`)
 )
 
-var numberWords = map[string]int{"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+var numberWords = map[string]int{"a": 1, "an": 1, "another": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 	"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15,
 	"twenty": 20, "thirty": 30, "ninety": 90, "couple": 2, "couple of": 2, "few": 3}
 
@@ -250,7 +250,7 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 	u.Duration, u.DurationText, _ = ParseDuration(text, now, loc)
 	u.Level, u.LevelWord = matchLevels(t)
 	switch {
-	case statusRe.MatchString(t):
+	case statusRe.MatchString(t) && !relinquishRe.MatchString(t):
 		u.Action = conv.ActionStatus
 	case cancelRe.MatchString(t) && !u.Yes:
 		u.Action = conv.ActionCancel
