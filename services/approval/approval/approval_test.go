@@ -458,3 +458,39 @@ func TestStatusDerivation(t *testing.T) {
 		}
 	}
 }
+
+func TestBadInputGetsAClearAnswer(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	// A submission whose request was never stored, and one that is not a protobuf at all,
+	// are dead-lettered at once; nothing is granted.
+	if _, err := h.bus.Publish(ctx, approval.SubjectRequestSubmitted, &igav1.RequestSubmitted{Request: newRequest("r-ghost", dana, dana, "grafana:payments-viewer")},
+		bus.WithID("submitted-r-ghost")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.bus.Conn().Publish(approval.SubjectRequestSubmitted, []byte("\xff\xff not protobuf")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two dead letters", func() bool {
+		return h.count(t, bus.StreamEvents, bus.DeadLetterSubject(approval.DurableRequests)) == 2
+	})
+	var dl igav1.DeadLetter
+	h.last(t, bus.StreamEvents, bus.DeadLetterSubject(approval.DurableRequests), &dl)
+	if dl.GetDeliveries() != 1 {
+		t.Errorf("dead letter after %d deliveries, want at once", dl.GetDeliveries())
+	}
+	if n := h.count(t, bus.StreamCommands, approval.SubjectProvisionGrant); n != 0 {
+		t.Errorf("%d grant commands", n)
+	}
+	for _, id := range []string{"no spaces allowed", "..", "a*b"} {
+		if _, err := h.decide(t, id, marco, true); status.Code(err) != codes.InvalidArgument && status.Code(err) != codes.NotFound {
+			t.Errorf("decide %q: %v", id, err)
+		}
+		if _, err := h.requests.GetRequest(ctx, &igav1.GetRequestRequest{RequestId: id}); status.Code(err) != codes.InvalidArgument && status.Code(err) != codes.NotFound {
+			t.Errorf("get %q: %v", id, err)
+		}
+	}
+	if _, err := h.requests.GetRequest(ctx, &igav1.GetRequestRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("get without id: %v", err)
+	}
+}

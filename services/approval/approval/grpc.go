@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -168,6 +169,8 @@ func toStatus(log *slog.Logger, err error) error {
 		code = codes.PermissionDenied
 	case errors.Is(err, workflow.ErrAlreadyDecided), errors.Is(err, workflow.ErrAlreadyVoted):
 		code = codes.FailedPrecondition
+	case errors.Is(err, jetstream.ErrInvalidKey):
+		return status.Error(codes.InvalidArgument, "not a valid approval or request id")
 	case errors.Is(err, workflow.ErrNoIdentity), errors.Is(err, workflow.ErrBadDelegate), errors.Is(err, errInvalid), errors.Is(err, errRejected):
 		code = codes.InvalidArgument
 	case errors.Is(err, context.DeadlineExceeded):

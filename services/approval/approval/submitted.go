@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -27,8 +28,8 @@ func (s *Service) handleSubmitted(ctx context.Context, m bus.Meta, ev *igav1.Req
 	}
 	// The stored request is the record; the event is only the news that it exists.
 	req, _, err := s.requests.Get(ctx, id)
-	if errors.Is(err, bus.ErrNotFound) {
-		return bus.Permanent(fmt.Errorf("request %s is not in %s; the agent stores a request before submitting it", id, bus.BucketRequests))
+	if errors.Is(err, bus.ErrNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return bus.Permanent(fmt.Errorf("request %q is not in %s; the agent stores a request before submitting it: %w", id, bus.BucketRequests, err))
 	}
 	if err != nil {
 		return fmt.Errorf("load request %s: %w", id, err)

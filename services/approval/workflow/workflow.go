@@ -206,7 +206,9 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 	}
 	var needs []need
 	if st, err := RouteStage(snap, PartiesOfApproval(a), a.GetSteps(), a.GetCurrentStage()); err == nil {
-		// People added by escalation or delegation stand in for every step of the stage.
+		// People added by escalation or delegation stand in for the steps of those they
+		// replace: an escalated manager for their reports' steps, a delegate for the
+		// steps of whoever handed over.
 		routed := st.Approvers()
 		var added []string
 		for _, m := range a.GetApprovers() {
@@ -215,7 +217,14 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 			}
 		}
 		for _, s := range st.Steps {
-			needs = append(needs, need{append(slices.Clone(s.Approvers), added...), s.Quorum})
+			members := slices.Clone(s.Approvers)
+			handedOver := slices.ContainsFunc(s.Approvers, func(m string) bool { return !slices.Contains(a.GetApprovers(), m) })
+			for _, m := range added {
+				if handedOver || slices.ContainsFunc(s.Approvers, func(r string) bool { return manages(snap, m, r) }) {
+					members = append(members, m)
+				}
+			}
+			needs = append(needs, need{members, s.Quorum})
 		}
 	} else {
 		for _, s := range a.GetSteps() {
@@ -236,6 +245,18 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 		}
 	}
 	return len(needs) > 0
+}
+
+// manages reports whether boss is report's manager, or higher up the chain.
+func manages(snap *directory.Snapshot, boss, report string) bool {
+	seen := map[string]bool{}
+	for m := Normalize(managerOf(snap, report)); m != "" && !seen[m]; m = Normalize(managerOf(snap, m)) {
+		if m == boss {
+			return true
+		}
+		seen[m] = true
+	}
+	return false
 }
 
 // CanDecide reports whether who may decide a now: pending, listed for the current stage,

@@ -179,3 +179,101 @@ func TestDecideNextStageWithNobodyDenies(t *testing.T) {
 		t.Errorf("approval = %v", a)
 	}
 }
+
+func TestEscalate(t *testing.T) {
+	snap := testSnapshot()
+	tests := []struct {
+		name  string
+		a     func(t *testing.T) *igav1.Approval
+		from  []string
+		added []string
+		want  []string
+	}{
+		{name: "to the approver's manager", a: func(t *testing.T) *igav1.Approval { return openFor(t, dana, dana, "snowflake:analyst", manager) },
+			from: []string{marco}, added: []string{olivia}, want: []string{marco, olivia}},
+		{name: "a group escalates to each member's manager once", a: func(t *testing.T) *igav1.Approval { return openFor(t, sam, sam, "aws-prod:admin", security) },
+			from: []string{kai, lee}, added: []string{priya}, want: []string{kai, lee, priya}},
+		{name: "never to the requester", a: func(t *testing.T) *igav1.Approval { return openFor(t, priya, priya, "snowflake:analyst", security) },
+			from: []string{kai, lee}, want: []string{kai, lee}},
+		{name: "the top of the organisation has nobody above", a: func(t *testing.T) *igav1.Approval { return openFor(t, marco, dana, "snowflake:analyst", manager) },
+			from: []string{olivia}, want: []string{olivia}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.a(t)
+			added := Escalate(snap, a, tc.from)
+			if !slices.Equal(added, tc.added) || !slices.Equal(a.GetApprovers(), tc.want) {
+				t.Fatalf("added %v, approvers %v; want %v, %v", added, a.GetApprovers(), tc.added, tc.want)
+			}
+			if again := Escalate(snap, a, tc.from); len(again) != 0 {
+				t.Errorf("escalating twice added %v", again)
+			}
+			if got := Escalated(snap, a); got != (len(tc.added) > 0) {
+				t.Errorf("Escalated = %v", got)
+			}
+		})
+	}
+}
+
+func TestEscalatedApproverStandsInForTheStep(t *testing.T) {
+	snap := testSnapshot()
+	// Manager step (Marco) and security step (Kai, Lee); Marco's manager Olivia is added.
+	a := openFor(t, dana, dana, "snowflake:analyst", manager, security)
+	Escalate(snap, a, []string{marco})
+	if got, err := Decide(snap, a, Vote{Approver: olivia, Approve: true, At: t0}); err != nil || got != Recorded {
+		t.Fatalf("olivia: %v, %v; want recorded (security still waits)", got, err)
+	}
+	if got, err := Decide(snap, a, Vote{Approver: lee, Approve: true, At: t0}); err != nil || got != Approved {
+		t.Fatalf("lee: %v, %v; want approved", got, err)
+	}
+}
+
+func TestDelegate(t *testing.T) {
+	snap := testSnapshot()
+	tests := []struct {
+		from, to string
+		err      error
+	}{
+		{from: lee, to: olivia, err: ErrNotApprover},
+		{from: "", to: olivia, err: ErrNoIdentity},
+		{from: marco, to: "", err: ErrBadDelegate},
+		{from: marco, to: dana, err: ErrBadDelegate},
+		{from: marco, to: "ghost@acme.example", err: ErrBadDelegate},
+		{from: marco, to: "ted.long@acme.example", err: ErrBadDelegate}, // terminated
+		{from: marco, to: marco, err: ErrBadDelegate},
+		{from: marco, to: "Olivia.Chen@acme.example"},
+	}
+	a := openFor(t, dana, dana, "snowflake:analyst", manager)
+	for _, tc := range tests {
+		if err := Delegate(snap, a, tc.from, tc.to); !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Errorf("%q -> %q: err = %v, want %v", tc.from, tc.to, err, tc.err)
+		}
+	}
+	if !slices.Equal(a.GetApprovers(), []string{olivia}) {
+		t.Fatalf("approvers = %v", a.GetApprovers())
+	}
+	if _, err := Decide(snap, a, Vote{Approver: marco, Approve: true, At: t0}); !errors.Is(err, ErrNotApprover) {
+		t.Errorf("the delegator decides: %v", err)
+	}
+	if got, err := Decide(snap, a, Vote{Approver: olivia, Approve: true, At: t0}); err != nil || got != Approved {
+		t.Errorf("the delegate decides: %v, %v", got, err)
+	}
+	if err := Delegate(snap, a, olivia, sam); !errors.Is(err, ErrAlreadyDecided) {
+		t.Errorf("delegate after the end: %v", err)
+	}
+}
+
+func TestStageOpenedAt(t *testing.T) {
+	snap := testSnapshot()
+	a := openFor(t, sam, sam, "aws-prod:admin", step(igav1.ApproverKind_APPROVER_KIND_MANAGER, 1, 0, ""), step(igav1.ApproverKind_APPROVER_KIND_SECURITY, 2, 0, ""))
+	if got := StageOpenedAt(a); !got.Equal(t0) {
+		t.Errorf("stage 1 opened at %v, want creation %v", got, t0)
+	}
+	later := t0.Add(3 * time.Hour)
+	if _, err := Decide(snap, a, Vote{Approver: priya, Approve: true, At: later}); err != nil {
+		t.Fatal(err)
+	}
+	if got := StageOpenedAt(a); !got.Equal(later) {
+		t.Errorf("stage 2 opened at %v, want the stage-1 vote %v", got, later)
+	}
+}
