@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -96,7 +97,9 @@ type Service struct {
 	grants    *bus.Store[*igav1.Grant]
 	now       func() time.Time
 
-	subs []*bus.Subscription
+	subs       []*bus.Subscription
+	stopRepair context.CancelFunc
+	repairing  sync.WaitGroup
 }
 
 // New builds the service from the runtime's environment. It opens the buckets it reads and
@@ -131,7 +134,8 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start consumes submitted requests and fired approval timers.
+// Start consumes submitted requests and fired approval timers, and repairs in the
+// background what a crash may have left half done.
 func (s *Service) Start(ctx context.Context) error {
 	sub, err := s.bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamEvents, Durable: DurableRequests, Filters: []string{SubjectRequestSubmitted},
@@ -150,11 +154,24 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("approval: %w", err)
 	}
 	s.subs = append(s.subs, fires)
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopRepair = cancel
+	s.repairing.Add(1)
+	go func() {
+		defer s.repairing.Done()
+		if err := s.Repair(rctx); err != nil && rctx.Err() == nil {
+			s.log.Error("repair at start-up", "err", err)
+		}
+	}()
 	return nil
 }
 
 // Stop stops consuming and waits for in-flight handlers.
 func (s *Service) Stop() {
+	if s.stopRepair != nil {
+		s.stopRepair()
+		s.repairing.Wait()
+	}
 	for _, sub := range s.subs {
 		sub.Stop()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
@@ -492,5 +493,51 @@ func TestBadInputGetsAClearAnswer(t *testing.T) {
 	}
 	if _, err := h.requests.GetRequest(ctx, &igav1.GetRequestRequest{}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("get without id: %v", err)
+	}
+}
+
+func TestRepairFinishesHalfDoneWork(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	// Records written before a crash, with nothing announced: an approved approval without
+	// its grant command, and a pending one without a timer.
+	for _, a := range []*igav1.Approval{
+		{Id: "r-crashed", RequestId: "r-crashed", RequesterEmail: dana, BeneficiaryEmail: dana, EntitlementId: "snowflake:analyst",
+			Steps: policyRules["snowflake:analyst"].GetApprovalSteps(), CurrentStage: 1, Approvers: []string{marco},
+			Status: igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED, Reason: "Approved by Marco Bianchi", CreatedAt: timestamppb.Now()},
+		{Id: "r-timerless", RequestId: "r-timerless", RequesterEmail: dana, BeneficiaryEmail: dana, EntitlementId: "snowflake:analyst",
+			Steps: policyRules["snowflake:analyst"].GetApprovalSteps(), CurrentStage: 1, Approvers: []string{marco},
+			Status: igav1.ApprovalStatus_APPROVAL_STATUS_PENDING, CreatedAt: timestamppb.Now()},
+	} {
+		if _, err := h.apprStore.Create(ctx, a.GetId(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Already granted: nothing to repair.
+	done := &igav1.Approval{Id: "r-granted", RequestId: "r-granted", Status: igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED}
+	if _, err := h.apprStore.Create(ctx, "r-granted", done); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.grants.Put(ctx, approval.GrantID("r-granted"), &igav1.Grant{Id: approval.GrantID("r-granted"), RequestId: "r-granted",
+		Status: igav1.GrantStatus_GRANT_STATUS_ACTIVE}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := h.svc.Repair(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cmd igav1.ProvisionGrant
+	m := h.last(t, bus.StreamCommands, approval.SubjectProvisionGrant, &cmd)
+	if cmd.GetRequestId() != "r-crashed" || m.ID != "grant-cmd-r-crashed" {
+		t.Errorf("grant command = %v (%s)", &cmd, m.ID)
+	}
+	if n := h.count(t, bus.StreamCommands, approval.SubjectProvisionGrant); n != 1 {
+		t.Errorf("%d grant commands, want 1", n)
+	}
+	var timer igav1.ApprovalTimer
+	h.last(t, bus.StreamSchedules, approval.ScheduleSubject("r-timerless"), &timer)
+	if timer.GetStage() != 1 || !slices.Equal(timer.GetApprovers(), []string{marco}) {
+		t.Errorf("timer = %v", &timer)
 	}
 }
