@@ -74,12 +74,15 @@ type Config struct {
 	// earlier than that came from an older schedule (the expiry was extended) and is
 	// ignored. The server's schedules have whole-second resolution, hence the slack.
 	EarlyFireTolerance time.Duration
+	// NoReminders turns off the heads-up reply sent before a grant expires.
+	NoReminders bool
 }
 
 // Flags registers the configuration flags with their defaults.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", 30*time.Second, "how often the grants ledger is swept for overdue grants")
 	fs.DurationVar(&c.EarlyFireTolerance, "early-fire-tolerance", 2*time.Second, "how far before expires_at an expiry fire is still honoured")
+	fs.BoolVar(&c.NoReminders, "no-reminders", false, "do not remind requesters before their access expires")
 }
 
 func (c Config) withDefaults() Config {
@@ -99,6 +102,8 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	ledger *bus.Store[*igav1.Grant]
+	// requests tells a reminder which conversation to answer.
+	requests *bus.Store[*igav1.AccessRequest]
 
 	subs   []*bus.Subscription
 	cancel context.CancelFunc
@@ -126,6 +131,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("open grants ledger: %w", err)
 	}
 	s.ledger = ledger
+	requests, err := bus.OpenStore(ctx, s.env.Bus, bus.BucketRequests, func() *igav1.AccessRequest { return &igav1.AccessRequest{} })
+	if err != nil {
+		return fmt.Errorf("open requests: %w", err)
+	}
+	s.requests = requests
 	grants, err := s.env.Bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamEvents, Durable: DurableGrants, Filters: []string{SubjectGrantEvents},
 	}, bus.Typed(func() *igav1.GrantChanged { return &igav1.GrantChanged{} }, s.handleGrantChanged))
@@ -141,6 +151,17 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	s.subs = []*bus.Subscription{grants, fires}
+	if !s.cfg.NoReminders {
+		reminders, err := s.env.Bus.Consume(ctx, bus.ConsumerSpec{
+			Stream: bus.StreamSchedules, Durable: DurableReminders, Filters: []string{fireReminderPrefix + ">"},
+		}, bus.Typed(func() *igav1.GrantChanged { return &igav1.GrantChanged{} }, s.handleReminder))
+		if err != nil {
+			grants.Stop()
+			fires.Stop()
+			return err
+		}
+		s.subs = append(s.subs, reminders)
+	}
 
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -191,10 +212,18 @@ func (s *Service) handleGrantChanged(ctx context.Context, m bus.Meta, ev *igav1.
 			bus.CausedBy(m), bus.WithRequestID(g.GetRequestId())); err != nil {
 			return err
 		}
+		if !s.cfg.NoReminders {
+			if err := s.scheduleReminder(ctx, m, g); err != nil {
+				return err
+			}
+		}
 		log.Info("expiry scheduled", "expires_at", at.UTC().Format(time.RFC3339))
 		return nil
 	}
 	if err := s.env.Bus.CancelSchedule(ctx, ScheduleSubject(g.GetId())); err != nil {
+		return err
+	}
+	if err := s.env.Bus.CancelSchedule(ctx, ReminderSubject(g.GetId())); err != nil {
 		return err
 	}
 	log.Info("expiry schedule cleared", "status", g.GetStatus().String(), "has_expiry", g.GetExpiresAt() != nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +103,8 @@ func (h *harness) noRevoke() {
 	}
 }
 
-// handled waits until a consumer has acknowledged everything up to stream sequence seq.
+// handled waits until a consumer has acknowledged everything up to stream sequence seq
+// (or everything its filter matches, when seq is beyond it).
 func (h *harness) handled(stream, durable string, seq uint64) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -110,7 +112,8 @@ func (h *harness) handled(stream, durable string, seq uint64) {
 		c, err := h.bus.JetStream().Consumer(h.ctx, stream, durable)
 		if err == nil {
 			info, err := c.Info(h.ctx)
-			if err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0 {
+			// Everything stored so far that the consumer's filter matches is acknowledged.
+			if err == nil && (info.AckFloor.Stream >= seq || info.NumPending == 0) && info.NumAckPending == 0 {
 				return
 			}
 		}
@@ -121,13 +124,13 @@ func (h *harness) handled(stream, durable string, seq uint64) {
 	}
 }
 
-func (h *harness) scheduled(grantID string) bool {
+func (h *harness) scheduled(subject string) bool {
 	h.t.Helper()
 	st, err := h.bus.JetStream().Stream(h.ctx, bus.StreamSchedules)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	_, err = st.GetLastMsgForSubject(h.ctx, expiry.ScheduleSubject(grantID))
+	_, err = st.GetLastMsgForSubject(h.ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false
 	}
@@ -176,16 +179,16 @@ func TestRevokedGrantCancelsItsSchedule(t *testing.T) {
 	expires := time.Now().Add(4 * time.Second)
 	seq := h.record(grant("g-gone", 1, expires, igav1.GrantStatus_GRANT_STATUS_ACTIVE))
 	h.handled(bus.StreamEvents, expiry.DurableGrants, seq)
-	if !h.scheduled("g-gone") {
-		t.Fatal("active grant has no expiry schedule")
+	if !h.scheduled(expiry.ScheduleSubject("g-gone")) || !h.scheduled(expiry.ReminderSubject("g-gone")) {
+		t.Fatal("active grant has no expiry schedule and reminder")
 	}
 
 	revoked := grant("g-gone", 1, expires, igav1.GrantStatus_GRANT_STATUS_REVOKED)
 	revoked.RevokeReason = "relinquished"
 	seq = h.record(revoked)
 	h.handled(bus.StreamEvents, expiry.DurableGrants, seq)
-	if h.scheduled("g-gone") {
-		t.Fatal("revoked grant still has an expiry schedule")
+	if h.scheduled(expiry.ScheduleSubject("g-gone")) || h.scheduled(expiry.ReminderSubject("g-gone")) {
+		t.Fatal("revoked grant still has an expiry schedule or reminder")
 	}
 	// Past the old expiry, nothing fires and nothing is revoked.
 	for time.Now().Before(expires.Add(2 * time.Second)) {
@@ -317,6 +320,67 @@ func TestValidGrantID(t *testing.T) {
 	} {
 		if err := expiry.ValidGrantID(id); (err == nil) != ok {
 			t.Errorf("ValidGrantID(%q) = %v, want ok=%v", id, err, ok)
+		}
+	}
+}
+
+func TestReminderBeforeExpiryOffersAnExtension(t *testing.T) {
+	h := newHarness(t)
+	requests, err := bus.OpenStore(h.ctx, h.bus, bus.BucketRequests, func() *igav1.AccessRequest { return &igav1.AccessRequest{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := requests.Create(h.ctx, "r-g-remind", &igav1.AccessRequest{Id: "r-g-remind", RequesterEmail: "dana.reyes@acme.example",
+		BeneficiaryEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer", Channel: "cli", ConversationId: "cli-u-0a1b"}); err != nil {
+		t.Fatal(err)
+	}
+	replies := make(chan *igav1.Reply, 10)
+	sub, err := h.bus.Consume(h.ctx, bus.ConsumerSpec{Stream: bus.StreamReplies, Durable: "test-replies", Filters: []string{"iga.reply.cli.cli-u-0a1b"}},
+		bus.Typed(func() *igav1.Reply { return &igav1.Reply{} }, func(_ context.Context, _ bus.Meta, r *igav1.Reply) error { replies <- r; return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Stop)
+	h.start(quiet())
+
+	// A 15 s grant: reminded 3 s (20%) before it ends.
+	g := grant("g-remind", 1, time.Now().Add(4*time.Second), igav1.GrantStatus_GRANT_STATUS_ACTIVE)
+	g.RequestId = "r-g-remind"
+	g.GrantedAt = timestamppb.New(time.Now().Add(-11 * time.Second))
+	h.record(g)
+
+	select {
+	case r := <-replies:
+		if r.GetKind() != igav1.ReplyKind_REPLY_KIND_NOTICE || r.GetRequestId() != "r-g-remind" || r.GetPersonEmail() != "dana.reyes@acme.example" ||
+			!strings.Contains(r.GetText(), "Your access to grafana:payments-viewer ends") || len(r.GetOptions()) == 0 {
+			t.Fatalf("reminder = %v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no reminder before expiry")
+	}
+	if r := h.nextRevoke(20 * time.Second); r.GetGrantId() != "g-remind" {
+		t.Fatalf("revoke = %v", r)
+	}
+}
+
+func TestReminderAt(t *testing.T) {
+	now := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	at := func(granted, expires time.Duration) *igav1.Grant {
+		return &igav1.Grant{GrantedAt: timestamppb.New(now.Add(granted)), ExpiresAt: timestamppb.New(now.Add(expires))}
+	}
+	for name, tc := range map[string]struct {
+		g    *igav1.Grant
+		want time.Time
+		ok   bool
+	}{
+		"30 days: a day before":    {at(0, 30*24*time.Hour), now.Add(29 * 24 * time.Hour), true},
+		"10 hours: 2 hours before": {at(0, 10*time.Hour), now.Add(8 * time.Hour), true},
+		"no expiry":                {&igav1.Grant{GrantedAt: timestamppb.New(now)}, time.Time{}, false},
+		"expires before granted":   {at(time.Hour, 0), time.Time{}, false},
+	} {
+		got, ok := expiry.ReminderAt(tc.g)
+		if ok != tc.ok || !got.Equal(tc.want) {
+			t.Errorf("%s: ReminderAt = %v %v, want %v %v", name, got, ok, tc.want, tc.ok)
 		}
 	}
 }
