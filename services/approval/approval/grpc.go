@@ -178,8 +178,11 @@ func toStatus(log *slog.Logger, err error) error {
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	default:
+		// A status from the policy call passes through with its code.
 		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
 			return status.Error(codes.Unavailable, "policy service unavailable; try again shortly")
+		} else if ok && st.Code() != codes.Unknown {
+			return status.Error(st.Code(), "policy: "+st.Message())
 		}
 		log.Error("approval call failed", "err", err)
 		return status.Error(codes.Internal, "internal error in the approval service; see its log")
