@@ -18,8 +18,8 @@
 //     renumbered into consecutive stages.
 //  5. The shortest limit wins: max duration is the smallest of the matching rules'
 //     max_duration, the entitlement's catalog max_duration and the file's defaults; the
-//     default duration is the smallest rule default_duration, else the catalog's, else the
-//     file's, capped at the max. A request without a duration gets the default; a request
+//     default duration is the smallest of the rules' default_duration and the catalog's
+//     default_duration, else the file's default, capped at the max. A request without a duration gets the default; a request
 //     above the max is granted the max and the reason says so.
 //  6. Break-glass: an emergency request that would otherwise be allowed or need approval,
 //     from someone the break_glass condition admits, is allowed at once for at most
@@ -318,10 +318,10 @@ func (p *Policy) Evaluate(in *Input) Decision {
 	}
 
 	// The duration to grant.
-	def := shortest(defaults)
-	if def.d == 0 {
-		def = limit{e.DefaultDuration, "the catalog default of " + e.ID}
+	if e.DefaultDuration > 0 {
+		defaults = append(defaults, limit{e.DefaultDuration, "the catalog default of " + e.ID})
 	}
+	def := shortest(defaults)
 	if def.d == 0 {
 		def = limit{p.defaultDuration, "the policy default"}
 	}
@@ -444,7 +444,7 @@ func (s *sod) conflict(in *Input) string {
 
 func (s sodSet) has(id string) bool {
 	for _, e := range s.entitlements {
-		if e == id || (strings.HasSuffix(e, "*") && strings.HasPrefix(id, strings.TrimSuffix(e, "*"))) {
+		if e == id || (strings.HasSuffix(e, ":*") && strings.HasPrefix(id, strings.TrimSuffix(e, "*"))) {
 			return true
 		}
 	}

@@ -323,3 +323,39 @@ func fmtSscanf(source string, n *int) (int, error) {
 	_, after, _ := strings.Cut(source, ":")
 	return fmt.Sscanf(after, "%d", n)
 }
+
+func TestConditions(t *testing.T) {
+	src := `conditions:
+  finance: person.department == "Finance"
+  finance_read: '@finance && entitlement.level == "read"'
+rules:
+  - id: auto
+    when: '@finance_read'
+    effect: allow
+    reason: Finance reads freely.
+  - id: others
+    when: '!@finance_read'
+    effect: require_approval
+    approvals: [{kind: manager}]
+    reason: Everyone else asks their manager.
+`
+	p, err := Parse("c.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Evaluate(input(dana, "grafana:payments-viewer", Request{})); d.Effect != Allow {
+		t.Fatalf("finance read: %s %s", d.Effect, d.Reason)
+	}
+	if d := p.Evaluate(input(sam, "grafana:payments-viewer", Request{})); d.Effect != RequireApproval {
+		t.Fatalf("engineer read: %s %s", d.Effect, d.Reason)
+	}
+	for _, bad := range []struct{ src, want string }{
+		{"rules:\n  - id: r\n    when: '@nope'\n    effect: allow\n    reason: x\n", "c.yaml:3: rule r: when: @nope is not a defined condition"},
+		{"conditions:\n  a: '@b'\n  b: '@a'\nrules: []\n", "loop"},
+		{"conditions:\n  a: person.department\n", "c.yaml:2: condition a: when must be a bool"},
+	} {
+		if _, err := Parse("c.yaml", []byte(bad.src)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: err %v, want %q", bad.src, err, bad.want)
+		}
+	}
+}

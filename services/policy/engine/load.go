@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,11 +33,12 @@ const FallbackDefaultDuration = 8 * time.Hour
 // The YAML shape of a policy file. One file may hold several YAML documents; their rules,
 // sod constraints and settings are read in order as if they were one.
 type fileYAML struct {
-	Version    int             `yaml:"version"`
-	Defaults   defaultsYAML    `yaml:"defaults"`
-	Rules      []ruleYAML      `yaml:"rules"`
-	SoD        []sodYAML       `yaml:"sod"`
-	BreakGlass *breakGlassYAML `yaml:"break_glass"`
+	Version    int               `yaml:"version"`
+	Conditions map[string]string `yaml:"conditions"`
+	Defaults   defaultsYAML      `yaml:"defaults"`
+	Rules      []ruleYAML        `yaml:"rules"`
+	SoD        []sodYAML         `yaml:"sod"`
+	BreakGlass *breakGlassYAML   `yaml:"break_glass"`
 }
 
 type defaultsYAML struct {
@@ -125,7 +127,11 @@ func Parse(name string, data []byte) (*Policy, error) {
 		Version:         "sha256:" + hex.EncodeToString(sum[:])[:16],
 		defaultDuration: FallbackDefaultDuration,
 	}
-	c := &compiler{name: name, env: env, p: p, ids: map[string]int{}}
+	c := &compiler{name: name, env: env, p: p, ids: map[string]int{}, conds: map[string]condition{}}
+	for i := range docs {
+		c.collectConditions(&docs[i], nodes[i])
+	}
+	c.checkConditions()
 	for i := range docs {
 		c.document(&docs[i], nodes[i])
 	}
@@ -187,6 +193,7 @@ func celEnv() (*cel.Env, error) {
 			cel.Variable("entitlement", cel.ObjectType("engine.Entitlement")),
 			cel.Variable("request", cel.ObjectType("engine.Request")),
 			cel.Variable("context", cel.ObjectType("engine.Context")),
+			cel.OptionalTypes(),
 			ext.Strings(),
 			ext.Sets(),
 		)
@@ -196,11 +203,81 @@ func celEnv() (*cel.Env, error) {
 
 // compiler accumulates one file's rules and its errors.
 type compiler struct {
-	name string
-	env  *cel.Env
-	p    *Policy
-	ids  map[string]int // rule id -> line
-	errs []error
+	name  string
+	env   *cel.Env
+	p     *Policy
+	ids   map[string]int // rule id -> line
+	conds map[string]condition
+	errs  []error
+}
+
+// condition is a named CEL condition a rule may use as @name; it is expanded into the
+// rule's own condition at load time, so it costs nothing at decision time.
+type condition struct {
+	expr string
+	line int
+}
+
+var condRef = regexp.MustCompile(`@([A-Za-z_][A-Za-z0-9_]*)`)
+
+func rootOf(doc *yaml.Node) *yaml.Node {
+	if doc != nil && doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+func (c *compiler) collectConditions(f *fileYAML, doc *yaml.Node) {
+	n := child(rootOf(doc), "conditions")
+	for name, expr := range f.Conditions {
+		line := valueLine(n, name)
+		if !condRef.MatchString("@"+name) || condRef.FindString("@"+name) != "@"+name {
+			c.errorf(line, "condition name %q must be letters, digits and '_'", name)
+			continue
+		}
+		if prev, dup := c.conds[name]; dup {
+			c.errorf(line, "condition %q is already defined at line %d", name, prev.line)
+			continue
+		}
+		c.conds[name] = condition{expr: expr, line: line}
+	}
+}
+
+// checkConditions compiles every named condition on its own, so a broken one is reported
+// at its own line.
+func (c *compiler) checkConditions() {
+	names := make([]string, 0, len(c.conds))
+	for name := range c.conds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		cond := c.conds[name]
+		c.cel(cond.line, "condition "+name, "@"+name)
+	}
+}
+
+// expand replaces @name references by their conditions, in parentheses.
+func (c *compiler) expand(expr string, depth int) (string, error) {
+	if depth > 10 {
+		return "", errors.New("conditions refer to each other in a loop")
+	}
+	var err error
+	out := condRef.ReplaceAllStringFunc(expr, func(ref string) string {
+		cond, ok := c.conds[ref[1:]]
+		if !ok {
+			if err == nil {
+				err = fmt.Errorf("%s is not a defined condition", ref)
+			}
+			return ref
+		}
+		inner, e := c.expand(cond.expr, depth+1)
+		if e != nil && err == nil {
+			err = e
+		}
+		return "(" + inner + ")"
+	})
+	return out, err
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
@@ -210,10 +287,7 @@ func (c *compiler) errorf(line int, format string, args ...any) {
 func (c *compiler) source(line int) string { return fmt.Sprintf("%s:%d", filepath.Base(c.name), line) }
 
 func (c *compiler) document(f *fileYAML, doc *yaml.Node) {
-	root := doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
-	}
+	root := rootOf(doc)
 	if f.Version != 0 && f.Version != 1 {
 		c.errorf(valueLine(root, "version"), "version %d is not supported (use 1)", f.Version)
 	}
@@ -331,6 +405,11 @@ func set(xs []string) map[string]bool {
 // cel compiles a condition that must be a bool; empty means "always".
 func (c *compiler) cel(line int, where, expr string) cel.Program {
 	if strings.TrimSpace(expr) == "" {
+		return nil
+	}
+	expr, err := c.expand(expr, 0)
+	if err != nil {
+		c.errorf(line, "%s: when: %v", where, err)
 		return nil
 	}
 	ast, iss := c.env.Compile(expr)
