@@ -36,7 +36,9 @@ type Config struct {
 	// MaxTextBytes bounds a message's text (plus option value); longer ones get an ERROR
 	// reply. The stream itself takes messages up to the server's max payload (1 MB).
 	MaxTextBytes int
-	// Workers is how many channel messages are handled at once.
+	// Workers is how many channel messages are handled at once. With more than one, two
+	// messages of one conversation arriving within milliseconds may become turns in
+	// either order (people do not type that fast; scripts should wait for the reply).
 	Workers int
 	// ChatTimeout is how long Chat waits for the agent when the caller gives no timeout.
 	ChatTimeout time.Duration
@@ -160,6 +162,14 @@ func (s *Service) RegisterGRPC(g *grpc.Server) {
 	igav1.RegisterIntakeServiceServer(g, &intakeServer{s: s})
 	igav1.RegisterEventsServiceServer(g, &eventsServer{s: s})
 	igav1.RegisterDirectoryServiceServer(g, &directoryServer{s: s})
+}
+
+// SlackEventsPath is where RegisterHTTP mounts the Slack Events API endpoint.
+const SlackEventsPath = "/slack/events"
+
+// RegisterHTTP mounts intake's HTTP endpoints (the Slack Events API) on mux.
+func (s *Service) RegisterHTTP(mux *http.ServeMux) {
+	mux.Handle("POST "+SlackEventsPath, s.SlackHandler())
 }
 
 // SlackHandler is the Slack Events API endpoint (mount it at e.g. /slack/events). It

@@ -51,18 +51,24 @@ func slackConfig(api *fakeSlack) intake.Config {
 	return intake.Config{Slack: intake.SlackConfig{SigningSecret: signingSecret, BotToken: "xoxb-test", APIURL: api.srv.URL + "/api/"}}
 }
 
-// deliver posts an Events API payload to the handler, signed with secret at time ts.
-func deliver(h *harness, secret string, ts time.Time, body string) *httptest.ResponseRecorder {
-	h.t.Helper()
+// signed is an Events API request signed the way Slack does: v0, HMAC-SHA256 of
+// "v0:<timestamp>:<body>" with the signing secret.
+func signed(secret string, ts time.Time, body string) *http.Request {
 	stamp := strconv.FormatInt(ts.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte("v0:" + stamp + ":" + body))
-	req := httptest.NewRequest(http.MethodPost, "/slack/events", strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, intake.SlackEventsPath, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Slack-Request-Timestamp", stamp)
 	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return req
+}
+
+// deliver posts an Events API payload to the handler, signed with secret at time ts.
+func deliver(h *harness, secret string, ts time.Time, body string) *httptest.ResponseRecorder {
+	h.t.Helper()
 	rec := httptest.NewRecorder()
-	h.svc.SlackHandler().ServeHTTP(rec, req)
+	h.svc.SlackHandler().ServeHTTP(rec, signed(secret, ts, body))
 	return rec
 }
 
@@ -204,5 +210,17 @@ func TestSlackHandlerWithoutSecretSaysSo(t *testing.T) {
 	rec := deliver(h, signingSecret, time.Now(), callback("Ev5", dm("U0DANA", "hi")))
 	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "slack-signing-secret") {
 		t.Fatalf("unconfigured adapter: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestSlackEventsAreServedOnTheHTTPMux(t *testing.T) {
+	h := newHarness(t, slackConfig(newFakeSlack(t)))
+	mux := http.NewServeMux()
+	h.svc.RegisterHTTP(mux)
+	req := signed(signingSecret, time.Now(), `{"token":"t","challenge":"c-123","type":"url_verification"}`)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "c-123") {
+		t.Fatalf("POST %s = %d %s", intake.SlackEventsPath, rec.Code, rec.Body)
 	}
 }
