@@ -541,3 +541,28 @@ func TestRepairFinishesHalfDoneWork(t *testing.T) {
 		t.Errorf("timer = %v", &timer)
 	}
 }
+
+func TestConcurrentQuorumVotesAreAllCounted(t *testing.T) {
+	h := newHarness(t)
+	h.submit(t, newRequest("r-quorum", sam, sam, "aws-prod:poweruser"), "submitted-r-quorum")
+	h.approval(t, "r-quorum")
+	h.idle(t)
+	errs := make(chan error, 2)
+	for _, who := range []string{lee, kai} {
+		go func() { _, err := h.decide(t, "r-quorum", who, true); errs <- err }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := h.approval(t, "r-quorum")
+	if a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED || len(a.GetVotes()) != 2 {
+		t.Fatalf("approval = %v", a)
+	}
+	var cmd igav1.ProvisionGrant
+	h.last(t, bus.StreamCommands, approval.SubjectProvisionGrant, &cmd)
+	if n := h.count(t, bus.StreamCommands, approval.SubjectProvisionGrant); n != 1 {
+		t.Errorf("%d grant commands, want 1", n)
+	}
+}

@@ -61,6 +61,7 @@ func testDirectory() *directory.Directory {
 	ents := []*igav1.Entitlement{
 		{Id: "grafana:payments-viewer", AppId: "grafana", Name: "payments-viewer", Level: "read", Risk: "low"},
 		{Id: "snowflake:analyst", AppId: "snowflake", Name: "analyst", Level: "read", Risk: "medium"},
+		{Id: "aws-prod:poweruser", AppId: "aws-prod", Name: "poweruser", Level: "write", Risk: "high"},
 		{Id: "aws-prod:admin", AppId: "aws-prod", Name: "admin", Level: "admin", Risk: "critical"},
 		{Id: "stripe:admin", AppId: "stripe", Name: "admin", Level: "admin", Risk: "critical"},
 		{Id: "netsuite:ap-approver", AppId: "netsuite", Name: "ap-approver", Level: "write", Risk: "high"},
@@ -81,6 +82,8 @@ var policyRules = map[string]*igav1.PolicyDecision{
 		ApprovalSteps: []*igav1.ApprovalStep{approvalStep(igav1.ApproverKind_APPROVER_KIND_MANAGER, 1)}},
 	"netsuite:ap-approver": {Effect: igav1.Effect_EFFECT_REQUIRE_APPROVAL, Reason: "NetSuite AP approver needs manager approval",
 		ApprovalSteps: []*igav1.ApprovalStep{approvalStep(igav1.ApproverKind_APPROVER_KIND_MANAGER, 1)}},
+	"aws-prod:poweruser": {Effect: igav1.Effect_EFFECT_REQUIRE_APPROVAL, Reason: "two security engineers must agree",
+		ApprovalSteps: []*igav1.ApprovalStep{{Kind: igav1.ApproverKind_APPROVER_KIND_SECURITY, Stage: 1, Quorum: 2}}},
 	"aws-prod:admin": {Effect: igav1.Effect_EFFECT_REQUIRE_APPROVAL, Reason: "production admin needs the manager, then security",
 		ApprovalSteps: []*igav1.ApprovalStep{
 			approvalStep(igav1.ApproverKind_APPROVER_KIND_SECURITY, 2),
