@@ -192,7 +192,13 @@ func (s *Service) escalate(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 	if err := s.notify(ctx, req, fmt.Sprintf("reply-approval-escalated-%s-%d-%d", id, a.GetCurrentStage(), level), text, cause); err != nil {
 		return err
 	}
-	return s.arm(ctx, a, level, t.GetDeadline().AsTime(), a.GetApprovers())
+	// The new level counts from the missed deadline, or from now when the fire came late
+	// (after downtime), so the escalated approvers always get a whole timeout.
+	base := t.GetDeadline().AsTime()
+	if now := s.now(); now.After(base) {
+		base = now
+	}
+	return s.arm(ctx, a, level, base, a.GetApprovers())
 }
 
 // expire ends a stage nobody decided in time: the request is denied, never allowed.
