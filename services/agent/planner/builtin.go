@@ -140,7 +140,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 		if picked {
 			choice = text
 		} else if !t.namesAppOutside(text, p.Options) {
-			choice = t.pickOption(lower, p.Options)
+			choice = t.pickOption(lower, p.Options, u.Duration > 0)
 		}
 		if choice != "" {
 			if _, _, err := t.s.Entitlement(choice); err != nil {
@@ -166,7 +166,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 		if picked {
 			choice = text
 		} else {
-			choice = t.pickOption(lower, p.Options)
+			choice = t.pickOption(lower, p.Options, u.Duration > 0)
 		}
 		if choice != "" && d != nil {
 			t.st.Pending = nil
@@ -198,7 +198,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 	prev := t.st.Draft
 	t.st.Pending = nil
 	r, err := t.fresh(text, u)
-	if err == nil && r.Kind == conv.ReplyInfo && r.Text == t.couldNotFind(text) && prev != nil {
+	if err == nil && r.Kind == conv.ReplyQuestion && r.Text == t.couldNotFind(text) && prev != nil {
 		t.st.Draft, t.st.Pending = prev, p
 		return t.reask("I didn't understand that as an answer. "), nil
 	}
@@ -230,9 +230,9 @@ func (t *turn) namesAppOutside(text string, opts []conv.Option) bool {
 
 // pickOption matches a typed answer to one of the offered options: by position ("the
 // first"), by the option's words ("viewer"), or by the level it implies ("read only").
-func (t *turn) pickOption(lower string, opts []conv.Option) string {
+func (t *turn) pickOption(lower string, opts []conv.Option, hasDuration bool) string {
 	for _, w := range strings.Fields(strings.Trim(lower, ".!?")) {
-		if i, ok := ordinals[strings.Trim(w, ".!?,")]; ok && i < len(opts) && len(strings.Fields(lower)) <= 4 {
+		if i, ok := ordinals[strings.Trim(w, ".!?,")]; ok && i < len(opts) && len(strings.Fields(lower)) <= 4 && !hasDuration {
 			return opts[i].Value
 		}
 	}
@@ -246,8 +246,7 @@ func (t *turn) pickOption(lower string, opts []conv.Option) string {
 	best := 0
 	for _, o := range opts {
 		n := 0
-		label, _, _ := strings.Cut(o.Label, " — ")
-		for _, w := range Tokenize(o.Value + " " + label) {
+		for _, w := range Tokenize(o.Value) {
 			if words[w] && !tools.IsStopword(w) {
 				n++
 			}
@@ -289,6 +288,8 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 		return conv.Reply{Kind: conv.ReplyInfo, Text: helpText}, nil
 	case u.Greeting:
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "Hi! " + helpText}, nil
+	case u.Yes || u.No:
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing waiting for an answer. " + nothingText}, nil
 	case u.Action == conv.ActionCancel:
 		had := t.st.Draft != nil
 		t.st.Reset()
@@ -448,7 +449,7 @@ func (t *turn) withGrant(action conv.Action, grantID string) (conv.Reply, error)
 		d.GrantID, d.EntitlementID = g.GetId(), g.GetEntitlementId()
 		q := fmt.Sprintf("Give up your %s now? It is removed right away; you can ask again later if you need it.", t.label(g.GetEntitlementId()))
 		t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: []conv.Option{{Label: "Give it up", Value: "yes"}, {Label: "Keep it", Value: "no"}}}
-		return conv.Reply{Kind: conv.ReplyProposal, Text: q, Options: t.st.Pending.Options, EntitlementID: g.GetEntitlementId()}, nil
+		return conv.Reply{Kind: conv.ReplyProposal, Text: q, Options: t.st.Pending.Options}, nil
 	}
 	if _, err := t.s.ExtendGrant(ctx, t.me.GetEmail(), grantID, d); err != nil {
 		t.st.Reset()
@@ -514,6 +515,42 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 			hits = t.s.SearchCatalog(prev.Query+" "+query, 0)
 		}
 	}
+	// A task alias in one app's catalog decides the app ("read production logs").
+	if am := t.aliasMatches(u); len(am) > 0 {
+		apps := map[string]bool{}
+		for _, e := range am {
+			apps[e.GetAppId()] = true
+		}
+		if len(apps) == 1 {
+			named = apps
+		}
+	}
+	// An app named only by a loose alias ("prod") yields to an unnamed app whose
+	// entitlements match the task much better ("ssh to prod through the bastion").
+	if len(named) > 0 {
+		all := map[string]bool{}
+		for _, h := range hits {
+			all[h.App.GetId()] = true
+		}
+		if a := decisiveApp(hits, all); a != "" && !named[a] {
+			bestNamed, bestA := 0.0, 0.0
+			for _, h := range hits {
+				if named[h.App.GetId()] {
+					bestNamed = max(bestNamed, h.Score)
+				}
+				if h.App.GetId() == a {
+					bestA = max(bestA, h.Score)
+				}
+			}
+			if bestA >= 1.5*bestNamed {
+				named = map[string]bool{a: true}
+			}
+		}
+	}
+	if u.Level == "admin" && len(named) == 0 {
+		t.st.Reset()
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: "Admin access is granted per app and only for a specific task. Which app, and what do you need to do there? Often a narrower role is enough."}, nil
+	}
 	if u.Everything && len(named) == 0 {
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyQuestion, Text: everythingText}, nil
@@ -538,7 +575,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 			if u.Level != "" {
 				return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("Which app do you need %s access to, and for what task?", u.Level)}, nil
 			}
-			return conv.Reply{Kind: conv.ReplyInfo, Text: t.couldNotFind(text)}, nil
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: t.couldNotFind(text)}, nil
 		}
 		all := map[string]bool{}
 		for _, h := range hits {
@@ -653,10 +690,17 @@ type cand struct {
 // candidates are an app's entitlements that match the task best, least privileged first.
 func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
 	snap := t.s.Tools().Snapshot()
+	appTerms := t.s.Tools().Index().AppTerms(appID)
 	score := map[string]float64{}
 	for _, h := range hits {
-		if h.App.GetId() == appID {
-			score[h.Entitlement.GetId()] = h.EntScore
+		if h.App.GetId() != appID {
+			continue
+		}
+		// Words that name the app say nothing about which of its entitlements fits.
+		for term, v := range h.EntTerms {
+			if !appTerms[term] {
+				score[h.Entitlement.GetId()] += v
+			}
 		}
 	}
 	var all []cand
@@ -702,14 +746,25 @@ func (t *turn) fit(cands []cand, level string) []cand {
 
 // resolveInApp picks the entitlement within an app, or asks.
 func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (conv.Reply, error) {
-	d := t.st.Draft
 	cands := t.candidates(appID, hits)
 	if len(cands) == 0 {
 		t.st.Reset()
-		return conv.Reply{Kind: conv.ReplyInfo, Text: t.couldNotFind("")}, nil
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: t.couldNotFind("")}, nil
 	}
 	var chosen *cand
 	why := ""
+	// A catalog alias naming the task verbatim ("see errors") decides, short of admin.
+	var byAlias []cand
+	for _, e := range t.aliasMatches(u) {
+		if e.GetAppId() == appID {
+			byAlias = append(byAlias, cand{ent: e, score: 1})
+		}
+	}
+	if len(byAlias) == 1 {
+		chosen = &byAlias[0]
+		why = "It's the entitlement the catalog lists for that task"
+		return t.chosen(chosen, why)
+	}
 	if u.Level != "" {
 		fit := t.fit(cands, u.Level)
 		if len(fit) == 0 {
@@ -728,15 +783,64 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 		}
 		why = fmt.Sprintf("It's the least privilege that fits \"%s\"", u.LevelWord)
 	} else {
+		best := bestByScore(cands)
 		switch {
-		case len(cands) == 1 && cands[0].score > 0:
+		case len(cands) == 1 && cands[0].score > 0 && cands[0].ent.GetLevel() != "admin":
 			chosen = &cands[0]
+			why = "It's the entitlement that matches what you asked for"
+		case best != nil && best.ent.GetLevel() != "admin":
+			chosen = best
 			why = "It's the entitlement that matches what you asked for"
 		default:
 			q := fmt.Sprintf("Which access to %s do you need? Pick the least that lets you do the task.", t.appName(appID))
 			return t.ask(cands, q)
 		}
 	}
+	return t.chosen(chosen, why)
+}
+
+// aliasMatches returns the entitlements a catalog alias names verbatim in the message,
+// when the alias describes a task ("see errors", "restart payments pods") or agrees with
+// the level the message states. A bare topic alias ("payments dashboards") decides
+// nothing: the level is still open. Admin entitlements need an explicit admin ask.
+func (t *turn) aliasMatches(u Understanding) []*igav1.Entitlement {
+	var out []*igav1.Entitlement
+	for id, alias := range t.s.Tools().Index().AliasPhrases(t.st.Draft.Query) {
+		e, _, err := t.s.Entitlement(id)
+		if err != nil || (e.GetLevel() == "admin" && u.Level != "admin") {
+			continue
+		}
+		task, _ := matchLevels(strings.ToLower(alias))
+		if task != "" || (u.Level != "" && e.GetLevel() == u.Level) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetId() < out[j].GetId() })
+	return out
+}
+
+// bestByScore returns the candidate whose own fields match the task clearly better than
+// any other (1.5 times the runner-up), or nil.
+func bestByScore(cands []cand) *cand {
+	var best, second *cand
+	for i := range cands {
+		c := &cands[i]
+		switch {
+		case best == nil || c.score > best.score:
+			best, second = c, best
+		case second == nil || c.score > second.score:
+			second = c
+		}
+	}
+	if best == nil || best.score <= 0 || (second != nil && best.score < 1.5*second.score) {
+		return nil
+	}
+	return best
+}
+
+// chosen proposes the entitlement picked, saying why.
+func (t *turn) chosen(chosen *cand, why string) (conv.Reply, error) {
+	d := t.st.Draft
 	d.EntitlementID = chosen.ent.GetId()
 	if desc := chosen.ent.GetDescription(); desc != "" {
 		why += ": " + chosen.ent.GetName() + " — " + lowerFirst(strings.TrimSuffix(desc, ".")) + "."
@@ -923,7 +1027,7 @@ func (t *turn) confirm() (conv.Reply, error) {
 			return conv.Reply{}, fmt.Errorf("relinquish %s: %w", d.GrantID, err)
 		}
 		t.st.Submitted("relinquish:" + d.GrantID)
-		return conv.Reply{Kind: conv.ReplySubmitted, Text: fmt.Sprintf("Done: I've asked for %s to be removed. You'll get a note here once it's gone.", label), EntitlementID: d.EntitlementID}, nil
+		return conv.Reply{Kind: conv.ReplySubmitted, Text: fmt.Sprintf("Done: I've asked for %s to be removed. You'll get a note here once it's gone.", label)}, nil
 	}
 	p, err := t.s.ProposeRequest(ctx, t.me.GetEmail(), d)
 	if err != nil {

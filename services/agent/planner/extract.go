@@ -37,7 +37,7 @@ type Understanding struct {
 
 var (
 	ticketRe   = regexp.MustCompile(`\b([A-Z][A-Z0-9]{1,9}-\d{1,7})\b`)
-	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|another|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
+	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|another|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(?:more\s+|extra\s+|additional\s+)?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
 	untilDayRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|to|by|before|up to)\s+(?:end of\s+|the end of\s+)?(?:this\s+|next\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b`)
 	eodRe      = regexp.MustCompile(`\b(?:(?:until|till|til|to|through|by)\s+(?:the\s+)?)?(?:end of (?:the )?(?:day|today|business|work ?day)|eod|cob|close of business|tonight)\b`)
 	weekRe     = regexp.MustCompile(`\b(?:this week|(?:until|till|til|to|by)\s+(?:the\s+)?end of (?:the|this) week|eow|rest of the week)\b`)
@@ -177,7 +177,8 @@ var levelPhrases = []struct{ phrase, level string }{
 	{"read write", "write"}, {"edit", "write"}, {"editing", "write"}, {"editor", "write"}, {"write", "write"},
 	{"change", "write"}, {"modify", "write"}, {"update", "write"}, {"create", "write"}, {"deploy", "write"},
 	{"push", "write"}, {"commit", "write"}, {"merge", "write"}, {"publish", "write"}, {"fix", "write"},
-	{"contribute", "write"}, {"upload", "write"}, {"refund", "write"}, {"post", "write"}, {"run jobs", "write"},
+	{"contribute", "write"}, {"restart", "write"}, {"rerun", "write"}, {"re-run", "write"}, {"trigger", "write"},
+	{"backfill", "write"}, {"approve", "write"}, {"rotate", "write"}, {"upload", "write"}, {"refund", "write"}, {"post", "write"}, {"run jobs", "write"},
 	{"admin", "admin"}, {"administrator", "admin"}, {"administer", "admin"}, {"superuser", "admin"},
 	{"super user", "admin"}, {"root", "admin"}, {"full access", "admin"}, {"full control", "admin"},
 	{"owner", "admin"}, {"all permissions", "admin"}, {"god mode", "admin"}, {"manage users", "admin"},
@@ -250,7 +251,7 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 	u.Duration, u.DurationText, _ = ParseDuration(text, now, loc)
 	u.Level, u.LevelWord = matchLevels(t)
 	switch {
-	case statusRe.MatchString(t) && !relinquishRe.MatchString(t):
+	case statusRe.MatchString(t) && !relinquishRe.MatchString(t) && !extendRe.MatchString(t):
 		u.Action = conv.ActionStatus
 	case cancelRe.MatchString(t) && !u.Yes:
 		u.Action = conv.ActionCancel

@@ -27,11 +27,11 @@ func TestParseDuration(t *testing.T) {
 		{"for a couple of days", wed, 48 * time.Hour},
 		{"for a few days", wed, 72 * time.Hour},
 		{"for a month", wed, 30 * 24 * time.Hour},
-		{"until Friday", wed, 62 * time.Hour},                 // to Sat 00:00
-		{"till end of day", wed, 14 * time.Hour},               // to Thu 00:00
-		{"till EOD", wed, 14 * time.Hour},                      // to Thu 00:00
-		{"for the audit this week", wed, 62 * time.Hour},       // to Sat 00:00
-		{"this week", sat, 38 * time.Hour},                     // at the weekend: to Mon 00:00
+		{"until Friday", wed, 62 * time.Hour},            // to Sat 00:00
+		{"till end of day", wed, 14 * time.Hour},         // to Thu 00:00
+		{"till EOD", wed, 14 * time.Hour},                // to Thu 00:00
+		{"for the audit this week", wed, 62 * time.Hour}, // to Sat 00:00
+		{"this week", sat, 38 * time.Hour},               // at the weekend: to Mon 00:00
 		{"for the sprint", wed, 14 * 24 * time.Hour},
 		{"until tomorrow", wed, 38 * time.Hour},
 		{"until next monday", wed, (5*24 + 14 + 7*24) * time.Hour},

@@ -23,6 +23,8 @@ type Hit struct {
 	AppNamed bool
 	// Terms are the query terms that matched, after typo correction.
 	Terms []string
+	// EntTerms is each matched term's contribution to EntScore.
+	EntTerms map[string]float64
 }
 
 // Field weights: naming the app or the entitlement counts more than a description word.
@@ -159,6 +161,63 @@ func (ix *Index) NamesApp(term string) []string {
 	return out
 }
 
+// AppTerms returns the words of an app's id, name and aliases.
+func (ix *Index) AppTerms(appID string) map[string]bool {
+	out := map[string]bool{}
+	for _, ph := range ix.appPhrases[appID] {
+		for _, w := range ph {
+			out[w] = true
+		}
+	}
+	return out
+}
+
+// AliasPhrases returns the entitlements one of whose aliases (two words or more) occurs
+// in the message word for word, ignoring stopwords and correcting typos, with the alias
+// that matched. The catalog's aliases name tasks ("see errors", "query the warehouse"),
+// so a verbatim one says which entitlement the task needs.
+func (ix *Index) AliasPhrases(text string) map[string]string {
+	var toks []string
+	for _, t := range Tokenize(text) {
+		if stopwords[t] {
+			continue
+		}
+		toks = append(toks, ix.best(t))
+	}
+	joined := " " + strings.Join(toks, " ") + " "
+	out := map[string]string{}
+	for _, d := range ix.docs {
+		for _, al := range d.ent.GetAliases() {
+			var at []string
+			for _, w := range Tokenize(al) {
+				if !stopwords[w] {
+					at = append(at, w)
+				}
+			}
+			if len(at) < 2 {
+				continue
+			}
+			if strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
+				out[d.ent.GetId()] = al
+				break
+			}
+		}
+	}
+	return out
+}
+
+// best is the catalog term a word most likely means: itself when known, else its closest
+// correction, else itself.
+func (ix *Index) best(t string) string {
+	bestW, bestT := 0.0, t
+	for c, w := range ix.Correct(t) {
+		if w > bestW || (w == bestW && c < bestT) {
+			bestW, bestT = w, c
+		}
+	}
+	return bestT
+}
+
 // AppsNamed returns the apps a message names outright: every word of the app's id, name
 // or one of its aliases appears in the message (typos corrected), sorted.
 func (ix *Index) AppsNamed(text string) []string {
@@ -228,7 +287,7 @@ func (ix *Index) Search(query string, limit int) []Hit {
 			continue
 		}
 		for c, w := range ix.Correct(t) {
-			if w > terms[c] {
+			if w > terms[c] && !stopwords[c] {
 				terms[c] = w
 			}
 		}
@@ -269,6 +328,12 @@ func (ix *Index) Search(query string, limit int) []Hit {
 				h.AppScore += appPart
 				h.EntScore += entPart
 				h.Terms = append(h.Terms, t)
+				if entPart > 0 {
+					if h.EntTerms == nil {
+						h.EntTerms = map[string]float64{}
+					}
+					h.EntTerms[t] = entPart
+				}
 			}
 		}
 		if h.AppScore+h.EntScore == 0 {

@@ -1,0 +1,61 @@
+package eval_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/agentic-iga/iga/pkg/directory"
+	"github.com/agentic-iga/iga/services/agent/eval"
+)
+
+// TestDevSet scores the built-in planner on the dev set against the demo dataset and
+// holds it to the goals.
+func TestDevSet(t *testing.T) {
+	snap, err := directory.LoadDir("../../../deploy/demo")
+	if err != nil {
+		t.Skipf("demo dataset not loadable: %v", err)
+	}
+	f, err := os.Open("../testdata/eval/dev.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cases, err := eval.LoadCases(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 100 {
+		t.Fatalf("dev set has %d conversations, want >= 100", len(cases))
+	}
+	rep, err := eval.Run(context.Background(), snap, cases, eval.Builtin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.Print(&out, testing.Verbose())
+	t.Log("\n" + out.String())
+	if !rep.Passed() {
+		t.Fatalf("goals not met:\n%s", out.String())
+	}
+}
+
+func TestLoadCasesRejectsBadLines(t *testing.T) {
+	for _, in := range []string{
+		`{"id":"x","turns":["hi"],"expect":{}}`,                                   // no person
+		`{"id":"x","person":"a@b.c","turns":[],"expect":{}}`,                      // no turns
+		`{"id":"x","person":"a@b.c","turns":["hi"],"expect":{"duration":"ever"}}`, // bad duration
+		`{"id":"x","person":"a@b.c","turns":["hi"],"expect":{},"surprise":1}`,     // unknown field
+		`not json`,
+	} {
+		if _, err := eval.LoadCases(strings.NewReader(in)); err == nil {
+			t.Errorf("LoadCases(%s) accepted it", in)
+		}
+	}
+	cs, err := eval.LoadCases(strings.NewReader("# comment\n\n" + `{"person":"a@b.c","turns":["hi",{"option":"yes"}],"expect":{"clarify":true}}`))
+	if err != nil || len(cs) != 1 || cs[0].Turns[1].Option != "yes" || cs[0].Turns[0].Text != "hi" || !*cs[0].Expect.Clarify {
+		t.Fatalf("LoadCases: %+v %v", cs, err)
+	}
+}
