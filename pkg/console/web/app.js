@@ -95,19 +95,19 @@
     return Number.isFinite(n) ? n : 0;
   }
 
+  // humanDuration says a duration the way the agent does: "8 hours", "1 day 13 hours".
   function humanDuration(sec) {
     sec = Math.round(sec);
     if (sec <= 0) return '';
-    const units = [['week', 604800], ['day', 86400], ['hour', 3600], ['minute', 60]];
+    if (sec % 604800 === 0) { const w = sec / 604800; return `${w} week${w === 1 ? '' : 's'}`; }
+    const units = [['day', 86400], ['hour', 3600], ['minute', 60]];
+    const parts = [];
     for (const [name, size] of units) {
-      if (sec >= size && sec % size === 0) {
-        const n = sec / size;
-        return `${n} ${name}${n === 1 ? '' : 's'}`;
-      }
+      const n = Math.floor(sec / size);
+      sec -= n * size;
+      if (n > 0) parts.push(`${n} ${name}${n === 1 ? '' : 's'}`);
     }
-    if (sec >= 86400) return `${Math.round(sec / 3600)} hours`;
-    if (sec >= 3600) return `${(sec / 3600).toFixed(1)} hours`;
-    return `${Math.max(1, Math.round(sec / 60))} minutes`;
+    return parts.slice(0, 2).join(' ') || 'under a minute';
   }
 
   function countdown(ms) {
@@ -250,7 +250,7 @@
     const kind = isUser ? '' : enumWord(m.kind, 'REPLY_KIND_');
     const label = { submitted: 'Submitted', notice: 'Update', error: 'Problem', proposal: 'Please confirm' }[kind];
     const bubble = el('div', { class: 'bubble' },
-      label ? el('span', { class: 'msg-kind', text: label + (m.request_id ? ` · ${m.request_id}` : '') }) : null,
+      label ? el('span', { class: 'msg-kind' }, label, m.request_id ? el('span', { class: 'msg-ref', text: ` · ${m.request_id}` }) : null) : null,
       m.text);
     if (m.options && m.options.length) {
       const group = el('div', { class: 'options', role: 'group', 'aria-label': 'Choose an answer' });
