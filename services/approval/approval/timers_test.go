@@ -40,6 +40,7 @@ func TestUndecidedStageIsRemindedEscalatedThenExpired(t *testing.T) {
 	if !slices.Equal(a.GetApprovers(), []string{marco, olivia}) || a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING {
 		t.Fatalf("escalated approval = %v", a)
 	}
+	eventually(t, "the escalation event", func() bool { return h.count(t, bus.StreamEvents, approval.SubjectApprovalRequested) == 2 })
 	var requested igav1.ApprovalRequested
 	m = h.last(t, bus.StreamEvents, approval.SubjectApprovalRequested, &requested)
 	if m.ID != "approval-requested-r-slow-1-e1" {
@@ -52,11 +53,14 @@ func TestUndecidedStageIsRemindedEscalatedThenExpired(t *testing.T) {
 	if a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_EXPIRED || !strings.Contains(a.GetReason(), "nobody decided stage 1 within 3s") {
 		t.Fatalf("expired approval = %v", a)
 	}
+	// The record is durable before its events are published: wait for them.
+	eventually(t, "the denial event", func() bool { return h.count(t, bus.StreamEvents, approval.SubjectRequestDenied) == 1 })
 	var denied igav1.RequestDenied
 	h.last(t, bus.StreamEvents, approval.SubjectRequestDenied, &denied)
 	if denied.GetRequestId() != "r-slow" || denied.GetBy() != "approval" {
 		t.Errorf("denied = %v", &denied)
 	}
+	eventually(t, "the expiry reply", func() bool { return h.count(t, bus.StreamReplies, replySubject("r-slow")) >= 3 })
 	var reply igav1.Reply
 	h.last(t, bus.StreamReplies, replySubject("r-slow"), &reply)
 	if !strings.HasPrefix(reply.GetText(), "Your request for Snowflake analyst was not approved. Expired:") {
