@@ -286,7 +286,7 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
 		if gs, ok := comp.(svc.GRPCService); ok {
 			gs.RegisterGRPC(servers.GRPC)
 		}
-		if h, ok := comp.(interface{ RegisterHTTP(*http.ServeMux) }); ok {
+		if h, ok := comp.(svc.HTTPService); ok {
 			h.RegisterHTTP(servers.HTTP)
 		}
 		comps = append(comps, comp)

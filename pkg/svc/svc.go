@@ -41,6 +41,12 @@ type GRPCService interface {
 	RegisterGRPC(s *grpc.Server)
 }
 
+// HTTPService is implemented by components that serve HTTP endpoints (webhooks from chat
+// channels, callbacks from ITSM tools) beside /healthz and /readyz.
+type HTTPService interface {
+	RegisterHTTP(mux *http.ServeMux)
+}
+
 // Env is what the runtime hands a service when it builds its component.
 type Env struct {
 	Name string
@@ -169,6 +175,9 @@ func Run(name string, b Base, build func(ctx context.Context, env Env) (Componen
 	srv := NewServers(log, bb)
 	if g, ok := comp.(GRPCService); ok {
 		g.RegisterGRPC(srv.GRPC)
+	}
+	if h, ok := comp.(HTTPService); ok {
+		h.RegisterHTTP(srv.HTTP)
 	}
 	if err := comp.Start(ctx); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)

@@ -15,7 +15,7 @@ import (
 func main() {
 	fs := flag.NewFlagSet("agent", flag.ExitOnError)
 	var base svc.Base
-	base.Flags(fs, 7020, 8020)
+	base.Flags(fs, 7002, 8082)
 	var cfg agent.Config
 	cfg.Flags(fs)
 	if err := svc.Parse(fs, os.Args[1:]); err != nil {
