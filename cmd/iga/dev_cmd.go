@@ -325,12 +325,18 @@ Ctrl-C stops everything.
 // down in order: health NOT_SERVING, gRPC GracefulStop, HTTP Shutdown.
 func serveOn(ctx context.Context, s *svc.Servers, grpcL, httpL net.Listener) error {
 	s.Health.SetServingStatus("", 1)
-	hs := &http.Server{Handler: s.HTTP, ReadHeaderTimeout: 10 * time.Second}
+	// Long-lived console streams (Server-Sent Events) end when serving ends, so they do
+	// not hold GracefulStop open.
+	streams, endStreams := context.WithCancel(context.Background())
+	defer endStreams()
+	hs := &http.Server{Handler: s.HTTP, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return streams }}
 	errc := make(chan error, 2)
 	go func() { errc <- s.GRPC.Serve(grpcL) }()
 	go func() { errc <- hs.Serve(httpL) }()
 	<-ctx.Done()
 	s.Health.Shutdown()
+	endStreams()
 	stopped := make(chan struct{})
 	go func() { s.GRPC.GracefulStop(); close(stopped) }()
 	select {
