@@ -287,10 +287,20 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		return time.Duration(n) * unit, nil
 	}
+	// Days followed by a Go duration, as FormatDuration writes long odd lengths: "1d13h2m".
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 && i < len(s)-1 {
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || n > 100000 {
+			return 0, fmt.Errorf("duration %q: write it like 90s, 30m, 12h, 7d or 2w", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Errorf("duration %q: write it like 90s, 30m, 12h, 7d or 2w", s)
 	}
+	d += days
 	if d < 0 {
 		return 0, fmt.Errorf("duration %q is negative", s)
 	}
@@ -308,8 +318,18 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	case d%time.Hour == 0:
 		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
+	case d%time.Minute == 0 && d < 24*time.Hour:
 		return fmt.Sprintf("%dm", d/time.Minute)
+	case d >= 24*time.Hour:
+		// "1d13h2m": days, then the rest in Go's notation without trailing zero units.
+		rest := (d % (24 * time.Hour)).Round(time.Second).String()
+		if strings.HasSuffix(rest, "m0s") {
+			rest = rest[:len(rest)-2]
+		}
+		if strings.HasSuffix(rest, "h0m") {
+			rest = rest[:len(rest)-2]
+		}
+		return fmt.Sprintf("%dd%s", d/(24*time.Hour), rest)
 	}
 	return d.Round(time.Second).String()
 }

@@ -444,6 +444,9 @@ func TestFormatDuration(t *testing.T) {
 		{30 * 24 * time.Hour, "30d"},
 		{14 * 24 * time.Hour, "2w"},
 		{1500 * time.Millisecond, "2s"},
+		{37*time.Hour + 2*time.Minute, "1d13h2m"},
+		{50 * time.Hour, "2d2h"},
+		{24*time.Hour + 30*time.Second, "1d30s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
