@@ -240,11 +240,12 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 	in := planner.Input{TurnID: t.GetTurnId(), Person: t.GetPersonEmail(), Text: t.GetText(),
 		Option: t.GetOptionValue(), Now: s.now()}
 	var reply conv.Reply
+	var trail []string
 	planned := false
 	_, err := s.store.Update(ctx, t.GetConversationId(), func(st *conv.State) error {
 		if r, ok := st.Reply(t.GetTurnId()); ok {
 			reply, planned = r, true
-			return nil
+			return convstore.ErrNoChange
 		}
 		if st.Person == "" {
 			st.Person, st.Channel, st.ChannelUserID = t.GetPersonEmail(), t.GetChannel(), t.GetChannelUserId()
@@ -261,6 +262,14 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 		}
 		reply, planned = r, true
 		st.Remember(t.GetTurnId(), t.GetText()+t.GetOptionValue(), r, in.Now)
+		trail = trail[:0]
+		for _, tr := range st.Trails {
+			if r.RequestID != "" && tr.RequestID == r.RequestID {
+				for _, c := range tr.ToolCalls {
+					trail = append(trail, c.Tool)
+				}
+			}
+		}
 		return nil
 	})
 	switch {
@@ -278,29 +287,10 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 		return fmt.Errorf("turn %s: %w", t.GetTurnId(), err)
 	}
 	if reply.RequestID != "" {
-		if trail := s.trail(ctx, t.GetConversationId(), reply.RequestID); trail != "" {
-			log.Info("request submitted", "request_id", reply.RequestID, "entitlement", reply.EntitlementID, "tool_calls", trail)
-		}
+		log.Info("request submitted", "request_id", reply.RequestID, "entitlement", reply.EntitlementID,
+			"tool_calls", strings.Join(trail, ","))
 	}
 	return s.publish(ctx, m, t, reply)
-}
-
-// trail summarises the recorded tool calls of a request for the log.
-func (s *Service) trail(ctx context.Context, convID, requestID string) string {
-	st, err := s.store.Load(ctx, convID)
-	if err != nil {
-		return ""
-	}
-	for _, tr := range st.Trails {
-		if tr.RequestID == requestID {
-			names := make([]string, len(tr.ToolCalls))
-			for i, c := range tr.ToolCalls {
-				names[i] = c.Tool
-			}
-			return strings.Join(names, ",")
-		}
-	}
-	return ""
 }
 
 // waitForEarlier returns errWaitForEarlier while the stream still holds an earlier,

@@ -58,7 +58,7 @@ func (f *fakeServices) ListGrants(ctx context.Context, r *igav1.ListGrantsReques
 }
 
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	bus     *bus.Bus
 	env     svc.Env
 	fake    *fakeServices
@@ -67,7 +67,7 @@ type world struct {
 	replies chan *igav1.Reply
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	snap, err := directory.LoadDir("../testdata/directory")
 	if err != nil {

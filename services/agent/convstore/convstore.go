@@ -19,6 +19,9 @@ import (
 // ErrConflict means someone else saved the conversation since it was loaded.
 var ErrConflict = errors.New("conversation changed concurrently")
 
+// ErrNoChange, returned by an Update function, skips the write.
+var ErrNoChange = errors.New("no change")
+
 // ErrUnavailable means Redis could not be reached or answered with an error.
 var ErrUnavailable = errors.New("conversation store unavailable")
 
@@ -99,14 +102,16 @@ func (s *Store) Save(ctx context.Context, st *conv.State) error {
 
 // Update loads a conversation, applies fn and saves the result, retrying from a fresh
 // load when another writer got there first. fn may run more than once, so it must only
-// have idempotent side effects.
+// have idempotent side effects. fn returning ErrNoChange skips the write.
 func (s *Store) Update(ctx context.Context, id string, fn func(*conv.State) error) (*conv.State, error) {
 	for attempt := 0; attempt < 10; attempt++ {
 		st, err := s.Load(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if err := fn(st); err != nil {
+		if err := fn(st); errors.Is(err, ErrNoChange) {
+			return st, nil
+		} else if err != nil {
 			return nil, err
 		}
 		err = s.Save(ctx, st)

@@ -495,7 +495,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		d.Beneficiary = who.Email
 		query = strings.Replace(strings.ToLower(query), strings.ToLower(who.Text), " ", 1)
 	}
-	hits := t.s.SearchCatalog(query, 0)
+	hits := t.s.SearchCatalog(query, searchLimit)
 	ix := t.s.Tools().Index()
 	// Which apps does the message name outright?
 	named := map[string]bool{}
@@ -512,7 +512,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	if len(named) == 0 && prev != nil && prev.EntitlementID != "" {
 		if e, _, err := t.s.Entitlement(prev.EntitlementID); err == nil && (u.Level != "" || content == 0) {
 			named[e.GetAppId()] = true
-			hits = t.s.SearchCatalog(prev.Query+" "+query, 0)
+			hits = t.s.SearchCatalog(prev.Query+" "+query, searchLimit)
 		}
 	}
 	// A task alias in one app's catalog decides the app ("read production logs").
@@ -631,6 +631,10 @@ func decisiveApp(hits []tools.Hit, apps map[string]bool) string {
 	return ""
 }
 
+// searchLimit bounds the hits the planner weighs; the tail of a large catalog's ranking
+// never changes which app or entitlement wins.
+const searchLimit = 200
+
 var levelWord = map[string]bool{"read": true, "write": true, "admin": true, "viewer": true, "editor": true, "view": true,
 	"edit": true, "readonly": true, "only": true, "full": true, "look": true, "see": true}
 
@@ -689,7 +693,6 @@ type cand struct {
 
 // candidates are an app's entitlements that match the task best, least privileged first.
 func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
-	snap := t.s.Tools().Snapshot()
 	appTerms := t.s.Tools().Index().AppTerms(appID)
 	score := map[string]float64{}
 	for _, h := range hits {
@@ -705,11 +708,9 @@ func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
 	}
 	var all []cand
 	top := 0.0
-	for _, e := range snap.EntitlementList() {
-		if e.GetAppId() == appID {
-			all = append(all, cand{ent: e, score: score[e.GetId()]})
-			top = max(top, score[e.GetId()])
-		}
+	for _, e := range t.s.Tools().Index().AppEntitlements(appID) {
+		all = append(all, cand{ent: e, score: score[e.GetId()]})
+		top = max(top, score[e.GetId()])
 	}
 	var out []cand
 	for _, c := range all {
@@ -860,14 +861,9 @@ func lowerFirst(s string) string {
 
 func (t *turn) allOf(appID string) []cand {
 	var out []cand
-	for _, e := range t.s.Tools().Snapshot().EntitlementList() {
-		if e.GetAppId() == appID {
-			out = append(out, cand{ent: e})
-		}
+	for _, e := range t.s.Tools().Index().AppEntitlements(appID) {
+		out = append(out, cand{ent: e})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return directory.LevelRank(out[i].ent.GetLevel()) < directory.LevelRank(out[j].ent.GetLevel())
-	})
 	return out
 }
 

@@ -59,6 +59,8 @@ type doc struct {
 	app  *igav1.App
 	tf   [nFields]map[string]int
 	flen [nFields]int
+	// aliases are the entitlement's aliases of two words or more, stopwords removed.
+	aliases [][]string
 }
 
 // Index is a BM25F index over the catalog: app names, aliases and descriptions and
@@ -73,12 +75,19 @@ type Index struct {
 	appPhrases map[string][][]string
 	vocab      []string
 	byLen      map[int][]string
+	// postings lists the documents holding each term.
+	postings map[string][]int
+	// byApp lists each app's entitlements, least privileged first.
+	byApp map[string][]*igav1.Entitlement
+	// aliasStart lists the documents with a multi-word alias starting with each term.
+	aliasStart map[string][]int
 }
 
 // NewIndex indexes a snapshot's catalog.
 func NewIndex(s *directory.Snapshot) *Index {
 	ix := &Index{df: map[string]int{}, appTerms: map[string]map[string]bool{}, byLen: map[int][]string{},
-		appPhrases: map[string][][]string{}}
+		appPhrases: map[string][][]string{}, postings: map[string][]int{}, byApp: map[string][]*igav1.Entitlement{},
+		aliasStart: map[string][]int{}}
 	for _, a := range s.Apps {
 		for _, ph := range append([]string{a.GetId(), a.GetName()}, a.GetAliases()...) {
 			if toks := Tokenize(ph); len(toks) > 0 {
@@ -112,6 +121,20 @@ func NewIndex(s *directory.Snapshot) *Index {
 			add(fEntAlias, al)
 		}
 		add(fEntDesc, e.GetDescription())
+		for _, al := range e.GetAliases() {
+			var at []string
+			for _, w := range Tokenize(al) {
+				if !stopwords[w] {
+					at = append(at, w)
+				}
+			}
+			if len(at) >= 2 {
+				d.aliases = append(d.aliases, at)
+				if l := ix.aliasStart[at[0]]; len(l) == 0 || l[len(l)-1] != len(ix.docs) {
+					ix.aliasStart[at[0]] = append(l, len(ix.docs))
+				}
+			}
+		}
 		seen := map[string]bool{}
 		for f := range nFields {
 			total[f] += d.flen[f]
@@ -119,9 +142,11 @@ func NewIndex(s *directory.Snapshot) *Index {
 				if !seen[t] {
 					seen[t] = true
 					ix.df[t]++
+					ix.postings[t] = append(ix.postings[t], len(ix.docs))
 				}
 			}
 		}
+		ix.byApp[e.GetAppId()] = append(ix.byApp[e.GetAppId()], e)
 		for _, f := range []field{fAppName, fAppAlias} {
 			for t := range d.tf[f] {
 				if ix.appTerms[t] == nil {
@@ -136,6 +161,11 @@ func NewIndex(s *directory.Snapshot) *Index {
 		if len(ix.docs) > 0 {
 			ix.avgLen[f] = math.Max(float64(total[f])/float64(len(ix.docs)), 1)
 		}
+	}
+	for _, es := range ix.byApp {
+		sort.SliceStable(es, func(i, j int) bool {
+			return directory.LevelRank(es[i].GetLevel()) < directory.LevelRank(es[j].GetLevel())
+		})
 	}
 	for t := range ix.df {
 		ix.vocab = append(ix.vocab, t)
@@ -160,6 +190,9 @@ func (ix *Index) NamesApp(term string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// AppEntitlements returns an app's entitlements, least privileged first.
+func (ix *Index) AppEntitlements(appID string) []*igav1.Entitlement { return ix.byApp[appID] }
 
 // AppTerms returns the words of an app's id, name and aliases.
 func (ix *Index) AppTerms(appID string) map[string]bool {
@@ -186,20 +219,18 @@ func (ix *Index) AliasPhrases(text string) map[string]string {
 	}
 	joined := " " + strings.Join(toks, " ") + " "
 	out := map[string]string{}
-	for _, d := range ix.docs {
-		for _, al := range d.ent.GetAliases() {
-			var at []string
-			for _, w := range Tokenize(al) {
-				if !stopwords[w] {
-					at = append(at, w)
-				}
-			}
-			if len(at) < 2 {
+	seen := map[int]bool{}
+	for _, t := range toks {
+		for _, i := range ix.aliasStart[t] {
+			if seen[i] {
 				continue
 			}
-			if strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
-				out[d.ent.GetId()] = al
-				break
+			seen[i] = true
+			for _, at := range ix.docs[i].aliases {
+				if at[0] == t && strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
+					out[ix.docs[i].ent.GetId()] = strings.Join(at, " ")
+					break
+				}
 			}
 		}
 	}
@@ -297,7 +328,19 @@ func (ix *Index) Search(query string, limit int) []Hit {
 	}
 	n := float64(len(ix.docs))
 	var hits []Hit
-	for _, d := range ix.docs {
+	cand := map[int]bool{}
+	for t := range terms {
+		for _, i := range ix.postings[t] {
+			cand[i] = true
+		}
+	}
+	order := make([]int, 0, len(cand))
+	for i := range cand {
+		order = append(order, i)
+	}
+	sort.Ints(order)
+	for _, i := range order {
+		d := ix.docs[i]
 		var h Hit
 		for t, qw := range terms {
 			df := float64(ix.df[t])
