@@ -445,7 +445,7 @@ func TestFormatDuration(t *testing.T) {
 		{14 * 24 * time.Hour, "2w"},
 		{1500 * time.Millisecond, "2s"},
 		{37*time.Hour + 2*time.Minute, "1d13h2m"},
-		{50 * time.Hour, "2d2h"},
+		{50 * time.Hour, "50h"},
 		{24*time.Hour + 30*time.Second, "1d30s"},
 	}
 	for _, tt := range tests {
