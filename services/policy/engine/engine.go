@@ -207,8 +207,45 @@ func holds(prg cel.Program, in *Input) (ok, failed bool) {
 	return b && isBool, !isBool
 }
 
-// Evaluate decides one input.
+// Evaluate decides one input. A denial also says which change to the request alone
+// would have changed the outcome (found by deciding the changed request).
 func (p *Policy) Evaluate(in *Input) Decision {
+	d := p.evaluate(in)
+	if d.Effect == Deny {
+		d.Remediation = dedupe(append(d.Remediation, p.counterfactuals(in)...))
+	}
+	return d
+}
+
+func (p *Policy) counterfactuals(in *Input) []string {
+	var out []string
+	decide := func(change func(*Input)) Decision {
+		alt := *in
+		change(&alt)
+		return p.evaluate(&alt)
+	}
+	if in.Request.Duration > 0 {
+		if d := decide(func(a *Input) { a.Request.Duration = 0 }); d.Effect != Deny && d.GrantedDuration < in.Request.Duration {
+			out = append(out, fmt.Sprintf("ask for %s instead of %s: that %s", directory.FormatDuration(d.GrantedDuration),
+				directory.FormatDuration(in.Request.Duration), outcome(d.Effect)))
+		}
+	}
+	if in.Request.OnBehalf {
+		if d := decide(func(a *Input) { a.Request.OnBehalf, a.Request.Requester = false, a.Person.Email }); d.Effect != Deny {
+			out = append(out, fmt.Sprintf("have %s ask for it themselves: that %s", in.Person.Email, outcome(d.Effect)))
+		}
+	}
+	return out
+}
+
+func outcome(e Effect) string {
+	if e == Allow {
+		return "would be allowed"
+	}
+	return "would go to approval"
+}
+
+func (p *Policy) evaluate(in *Input) Decision {
 	d := Decision{PolicyVersion: p.Version}
 	var (
 		buf      [32]int

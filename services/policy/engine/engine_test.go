@@ -359,3 +359,34 @@ rules:
 		}
 	}
 }
+
+func TestRemediationFromCounterfactuals(t *testing.T) {
+	p, err := Parse("c.yaml", []byte(`rules:
+  - id: read
+    match: {levels: [read]}
+    effect: require_approval
+    approvals: [{kind: manager}]
+    default_duration: 7d
+    reason: Reads need the manager.
+  - id: not-too-long
+    when: request.duration > duration("720h")
+    effect: deny
+    reason: Nothing is granted for more than 30 days at once.
+  - id: no-proxies-for-analysts
+    match: {entitlements: [snowflake:analyst]}
+    when: request.on_behalf
+    effect: deny
+    reason: Analyst access is asked for by the analyst.
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Evaluate(input(sam, "snowflake:analyst", Request{Duration: 60 * 24 * time.Hour, Requester: sam.Email}))
+	if d.Effect != Deny || !strings.Contains(strings.Join(d.Remediation, "|"), "ask for 1w instead of 60d: that would go to approval") {
+		t.Fatalf("long request: %s %q", d.Effect, d.Remediation)
+	}
+	d = p.Evaluate(input(sam, "snowflake:analyst", Request{OnBehalf: true, Requester: "priya.nair@acme.example"}))
+	if d.Effect != Deny || !strings.Contains(strings.Join(d.Remediation, "|"), "have sam.patel@acme.example ask for it themselves") {
+		t.Fatalf("on behalf: %s %q", d.Effect, d.Remediation)
+	}
+}
