@@ -117,6 +117,9 @@ func (g *intakeServer) Chat(ctx context.Context, req *igav1.ChatRequest) (*igav1
 		select {
 		case r := <-replies:
 			resp.Replies = append(resp.Replies, r)
+			if r.GetLast() {
+				return resp, nil
+			}
 			grace = time.After(s.cfg.ChatGrace)
 		case <-grace:
 			return resp, nil

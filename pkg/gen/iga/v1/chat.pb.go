@@ -365,8 +365,11 @@ type Reply struct {
 	Text      string         `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
 	Options   []*ReplyOption `protobuf:"bytes,9,rep,name=options,proto3" json:"options,omitempty"`
 	// Set once a request exists for this conversation.
-	RequestId     string                 `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	SentAt        *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	RequestId string                 `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	SentAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
+	// The last reply to in_reply_to: a channel waiting for the answer to a turn can stop
+	// waiting. Replies without it may be followed by more.
+	Last          bool `protobuf:"varint,12,opt,name=last,proto3" json:"last,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,6 +481,13 @@ func (x *Reply) GetSentAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Reply) GetLast() bool {
+	if x != nil {
+		return x.Last
+	}
+	return false
+}
+
 var File_iga_v1_chat_proto protoreflect.FileDescriptor
 
 const file_iga_v1_chat_proto_rawDesc = "" +
@@ -506,7 +516,7 @@ const file_iga_v1_chat_proto_rawDesc = "" +
 	"receivedAt\"9\n" +
 	"\vReplyOption\x12\x14\n" +
 	"\x05label\x18\x01 \x01(\tR\x05label\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x8e\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xa2\x03\n" +
 	"\x05Reply\x12\x19\n" +
 	"\breply_id\x18\x01 \x01(\tR\areplyId\x12'\n" +
 	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x18\n" +
@@ -520,7 +530,8 @@ const file_iga_v1_chat_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\n" +
 	" \x01(\tR\trequestId\x123\n" +
-	"\asent_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt*\xb5\x01\n" +
+	"\asent_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12\x12\n" +
+	"\x04last\x18\f \x01(\bR\x04last*\xb5\x01\n" +
 	"\tReplyKind\x12\x1a\n" +
 	"\x16REPLY_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fREPLY_KIND_INFO\x10\x01\x12\x17\n" +
