@@ -329,6 +329,7 @@ func (s *Service) publish(ctx context.Context, m bus.Meta, t *igav1.Turn, r conv
 		ReplyId: ReplyID(t.GetTurnId()), ConversationId: t.GetConversationId(), Channel: t.GetChannel(),
 		ChannelUserId: t.GetChannelUserId(), PersonEmail: t.GetPersonEmail(), InReplyTo: t.GetTurnId(),
 		Kind: replyKind(r.Kind), Text: r.Text, RequestId: r.RequestID, SentAt: timestamppb.New(s.now()),
+		Last: true, // the agent answers each turn with exactly one reply
 	}
 	for _, o := range r.Options {
 		out.Options = append(out.Options, &igav1.ReplyOption{Label: o.Label, Value: o.Value})
