@@ -262,6 +262,7 @@ func TestLoadRejects(t *testing.T) {
 		{"break glass without max", "break_glass:\n  when: 'true'\n", "needs a max_duration"},
 		{"empty file", "", "no policy document"},
 		{"version", "version: 7\n", "version 7"},
+		{"runaway condition", head + "    effect: allow\n    when: person.groups.all(a, person.groups.all(b, person.groups.all(c, a + b + c != '')))\n", "avoid loops nested in loops"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,6 +277,31 @@ func TestLoadRejects(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestConditionFailingAtRunTimeFailsClosed(t *testing.T) {
+	p, err := Parse("r.yaml", []byte(`rules:
+  - id: fragile-allow
+    when: person.groups[5] == "x"
+    effect: allow
+    reason: Allows when the sixth group is x.
+  - id: fragile-deny
+    match: {apps: [hr]}
+    when: person.groups[5] == "y"
+    effect: deny
+    reason: Denies when the sixth group is y.
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Evaluate(input(sam, "snowflake:analyst", Request{}))
+	if d.Effect != Deny || len(d.Matched) != 0 {
+		t.Fatalf("an allow rule whose condition fails applied: %s %v", d.Effect, d.Matched)
+	}
+	d = p.Evaluate(input(sam, "hr:admin", Request{}))
+	if d.Effect != Deny || len(d.Matched) != 1 || !strings.Contains(d.Matched[0].Reason, "could not be evaluated") {
+		t.Fatalf("a deny rule whose condition fails did not apply: %s %v", d.Effect, d.Matched)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 	"go.yaml.in/yaml/v3"
 
@@ -25,6 +27,39 @@ import (
 
 // ErrInvalid marks a policy file that does not validate; the message says file:line.
 var ErrInvalid = errors.New("invalid policy")
+
+// costLimit bounds the work one condition may do at decision time (a runaway
+// comprehension fails, and fails closed, instead of stalling decisions).
+const costLimit = 100_000
+
+// maxConditionCost bounds the estimated worst-case work of one condition, with lists
+// (groups, tags, held, pending) of up to maxListSize items and strings of up to
+// maxStringSize bytes.
+const (
+	maxConditionCost = 5_000_000
+	maxListSize      = 1000
+	maxStringSize    = 1024
+)
+
+// sizes tells CEL's cost estimator how large the inputs can be.
+type sizes struct{}
+
+func (sizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if len(n.Path()) == 0 {
+		return nil
+	}
+	switch n.Type().Kind() {
+	case types.ListKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxListSize}
+	case types.StringKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxStringSize}
+	}
+	return nil
+}
+
+func (sizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
 
 // FallbackDefaultDuration is granted when a request names no duration and neither the
 // rules, the catalog nor the file's defaults give one.
@@ -419,6 +454,15 @@ func (c *compiler) cel(line int, where, expr string) cel.Program {
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		c.errorf(line, "%s: when must be a bool condition, but %q is %s", where, expr, ast.OutputType())
+		return nil
+	}
+	// Decisions must stay fast whatever the input: bound the worst case at load time.
+	if est, err := c.env.EstimateCost(ast, sizes{}); err != nil {
+		c.errorf(line, "%s: when: %v", where, err)
+		return nil
+	} else if est.Max > maxConditionCost {
+		c.errorf(line, "%s: when may take up to %d evaluation steps (limit %d); avoid loops nested in loops over lists",
+			where, est.Max, maxConditionCost)
 		return nil
 	}
 	prg, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize))

@@ -48,11 +48,12 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 
 // Service decides requests. It implements svc.Component and svc.GRPCService.
 type Service struct {
-	env     svc.Env
-	cfg     Config
-	log     *slog.Logger
-	policy  atomic.Pointer[engine.Policy]
-	fileSum [sha256.Size]byte // of the file last read, valid or not
+	env      svc.Env
+	cfg      Config
+	log      *slog.Logger
+	policy   atomic.Pointer[engine.Policy]
+	reloadMu sync.Mutex
+	fileSum  [sha256.Size]byte // of the file last read, valid or not; under reloadMu
 
 	decisions *bus.Store[*igav1.PolicyDecision]
 	holdings  *holdings
@@ -66,6 +67,9 @@ type Service struct {
 func New(env svc.Env, cfg Config) (*Service, error) {
 	if cfg.PolicyFile == "" {
 		return nil, errors.New("policy: no policy file configured (--policy-file)")
+	}
+	if env.Dir == nil {
+		return nil, errors.New("policy: no directory to read people and entitlements from")
 	}
 	log := env.Log
 	if log == nil {
@@ -148,6 +152,8 @@ func (s *Service) Stop() {
 // A file that does not validate is logged and ignored: the working policy stays. It
 // reports whether a new policy is in force.
 func (s *Service) Reload() bool {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	data, err := os.ReadFile(s.cfg.PolicyFile)
 	if err != nil {
 		s.log.Error("policy file unreadable; keeping the policy in force", "file", s.cfg.PolicyFile, "err", err)

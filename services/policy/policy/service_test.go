@@ -367,7 +367,7 @@ func TestNewRefusesAnInvalidPolicy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.yaml:5:") {
 		t.Fatalf("New = %v, want an error naming bad.yaml:5", err)
 	}
-	if _, err := New(svc.Env{}, Config{PolicyFile: filepath.Join(t.TempDir(), "missing.yaml")}); !errors.Is(err, os.ErrNotExist) {
+	if _, err := New(svc.Env{Dir: directory.New(testSnapshot())}, Config{PolicyFile: filepath.Join(t.TempDir(), "missing.yaml")}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
