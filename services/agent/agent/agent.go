@@ -34,11 +34,13 @@ type Config struct {
 	RedisPrefix string
 	// ConversationTTL is how long an idle conversation is remembered.
 	ConversationTTL time.Duration
-	// Planner is "builtin" (the default).
+	// Planner is "builtin" (the default) or "gemini".
 	Planner string
 	// Workers is how many turns are handled at once (turns of one conversation are still
 	// handled one at a time, in order).
 	Workers int
+	// Gemini configures the gemini planner; its API key is a secret and never logged.
+	Gemini planner.GeminiConfig
 }
 
 // Flags registers the agent's flags.
@@ -46,8 +48,12 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RedisURL, "redis-url", "redis://127.0.0.1:6379", "Redis URL of the conversation store")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "iga:agent:", "prefix of the agent's Redis keys")
 	fs.DurationVar(&c.ConversationTTL, "conversation-ttl", 24*time.Hour, "forget a conversation after this long idle")
-	fs.StringVar(&c.Planner, "planner", "builtin", "planner: builtin (offline, deterministic)")
+	fs.StringVar(&c.Planner, "planner", "builtin", "planner: builtin (offline, deterministic) or gemini (falls back to builtin when unreachable)")
 	fs.IntVar(&c.Workers, "workers", 4, "turns handled at once")
+	fs.StringVar(&c.Gemini.APIKey, "gemini-api-key", "", "Gemini API key (env IGA_GEMINI_API_KEY)")
+	fs.StringVar(&c.Gemini.Model, "gemini-model", "gemini-2.5-flash", "Gemini model for the gemini planner")
+	fs.StringVar(&c.Gemini.BaseURL, "gemini-base-url", "", "Gemini API base URL (empty: Google's endpoint)")
+	fs.DurationVar(&c.Gemini.Timeout, "gemini-timeout", 20*time.Second, "time limit of one Gemini planning turn, model calls included")
 }
 
 // Consumer and stream names of the agent.
@@ -134,12 +140,14 @@ func NewWithRedis(env svc.Env, cfg Config, rdb *redis.Client) (*Service, error) 
 func (s *Service) Tools() *tools.Tools { return s.tools }
 
 // NewPlanner builds the configured planner over a toolbox.
-func NewPlanner(cfg Config, t *tools.Tools, _ *slog.Logger) (planner.Planner, error) {
+func NewPlanner(cfg Config, t *tools.Tools, log *slog.Logger) (planner.Planner, error) {
 	switch strings.ToLower(cfg.Planner) {
 	case "", "builtin":
 		return planner.NewBuiltin(t), nil
+	case "gemini":
+		return planner.NewGemini(context.Background(), cfg.Gemini, t, log)
 	}
-	return nil, fmt.Errorf("planner %q: use builtin", cfg.Planner)
+	return nil, fmt.Errorf("planner %q: use builtin or gemini", cfg.Planner)
 }
 
 // lazyActions opens the requests bucket on first use (New must not do I/O).
