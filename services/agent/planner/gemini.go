@@ -287,8 +287,17 @@ func (g *Gemini) call(t *turn, c *genai.FunctionCall) (map[string]any, *conv.Rep
 		return out, nil, nil
 	case "propose_request":
 		id := str(args, "entitlement_id")
-		if _, _, err := s.Entitlement(id); err != nil {
+		e, _, err := s.Entitlement(id)
+		if err != nil {
 			return nil, nil, err
+		}
+		// Least privilege does not rest on the model: it may not propose more than the
+		// user's own words ask for, nor admin unless they asked for admin.
+		stated, _ := matchLevels(strings.ToLower(t.st.Draft.Query))
+		if (stated != "" && directory.LevelRank(e.GetLevel()) > directory.LevelRank(stated)) ||
+			(e.GetLevel() == "admin" && stated != "admin") {
+			return nil, nil, fmt.Errorf("%s is %s access but the user asked for %q: propose the least privilege that fits, or ask_user",
+				id, e.GetLevel(), max(stated, "no particular level"))
 		}
 		if _, err := s.GetPerson(person); err != nil {
 			return nil, nil, err

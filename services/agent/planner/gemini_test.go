@@ -171,3 +171,20 @@ func TestGeminiNeverSeesInjection(t *testing.T) {
 		t.Fatalf("injection: %+v, %d model calls", r, len(fake.requests))
 	}
 }
+
+// The model cannot propose more privilege than the user asked for.
+func TestGeminiCannotWidenPrivilege(t *testing.T) {
+	h, g, fake := geminiHarness(t,
+		call("propose_request", map[string]any{"entitlement_id": "grafana:admin"}),
+		call("propose_request", map[string]any{"entitlement_id": "grafana:payments-editor"}),
+		call("propose_request", map[string]any{"entitlement_id": "grafana:payments-viewer"}),
+	)
+	r := geminiSay(t, h, g, dana, "I only need to read the payments dashboards", "")
+	if r.Kind != conv.ReplyProposal || r.EntitlementID != "grafana:payments-viewer" {
+		t.Fatalf("reply: %+v", r)
+	}
+	second, _ := json.Marshal(fake.requests[1])
+	if !strings.Contains(string(second), "least privilege") {
+		t.Fatalf("the model was not told why admin was refused: %s", second)
+	}
+}
