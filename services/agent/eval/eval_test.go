@@ -59,3 +59,31 @@ func TestLoadCasesRejectsBadLines(t *testing.T) {
 		t.Fatalf("LoadCases: %+v %v", cs, err)
 	}
 }
+
+// TestHoldout scores the held-out set, which the planner was not tuned on: it reports the
+// numbers and holds only the safety goal (no over-permission) as a requirement.
+func TestHoldout(t *testing.T) {
+	snap, err := directory.LoadDir("../../../deploy/demo")
+	if err != nil {
+		t.Skipf("demo dataset not loadable: %v", err)
+	}
+	f, err := os.Open("../testdata/eval/holdout.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cases, err := eval.LoadCases(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eval.Run(context.Background(), snap, cases, eval.Builtin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.Print(&out, testing.Verbose())
+	t.Log("\n" + out.String())
+	if rep.OverPermission.Hits > 0 {
+		t.Fatalf("over-permission on the held-out set:\n%s", out.String())
+	}
+}

@@ -38,8 +38,8 @@ func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
 		}
 	}
 	if m := behalfRe.FindStringSubmatch(lower); m != nil {
-		if email := resolveName(m[1], requester, snap); email != "" {
-			return Mention{Email: email, Text: m[1], Explicit: true}
+		if email, used := resolveName(m[1], requester, snap); email != "" {
+			return Mention{Email: email, Text: used, Explicit: true}
 		}
 		return Mention{Text: firstWord(m[1]), Explicit: true}
 	}
@@ -48,8 +48,8 @@ func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
 			if notAPerson[firstWord(m[1])] {
 				continue
 			}
-			if email := resolveName(m[1], requester, snap); email != "" && !strings.EqualFold(email, requester) {
-				return Mention{Email: email, Text: m[1]}
+			if email, used := resolveName(m[1], requester, snap); email != "" && !strings.EqualFold(email, requester) {
+				return Mention{Email: email, Text: used}
 			}
 		}
 	}
@@ -64,11 +64,12 @@ func firstWord(s string) string {
 }
 
 // resolveName finds a person by "first last", "first.last" or a unique first name,
-// preferring the requester's direct reports when a first name is shared.
-func resolveName(name, requester string, snap *directory.Snapshot) string {
+// preferring the requester's direct reports when a first name is shared. It returns the
+// email and the part of name that named them.
+func resolveName(name, requester string, snap *directory.Snapshot) (string, string) {
 	name = strings.Trim(strings.TrimSpace(name), ".'")
 	if name == "" {
-		return ""
+		return "", ""
 	}
 	words := strings.Fields(name)
 	active := func(p *igav1.Person) bool { return p.GetStatus() == "" || p.GetStatus() == "active" }
@@ -81,7 +82,7 @@ func resolveName(name, requester string, snap *directory.Snapshot) string {
 		pn := strings.ToLower(p.GetName())
 		pw := strings.Fields(pn)
 		if local == words[0] {
-			return p.GetEmail()
+			return p.GetEmail(), words[0]
 		}
 		if len(words) == 2 && pn == words[0]+" "+words[1] {
 			full = append(full, p)
@@ -91,10 +92,10 @@ func resolveName(name, requester string, snap *directory.Snapshot) string {
 		}
 	}
 	if len(full) == 1 {
-		return full[0].GetEmail()
+		return full[0].GetEmail(), words[0] + " " + words[1]
 	}
 	if len(first) == 1 {
-		return first[0].GetEmail()
+		return first[0].GetEmail(), words[0]
 	}
 	var reports []*igav1.Person
 	for _, p := range first {
@@ -103,7 +104,7 @@ func resolveName(name, requester string, snap *directory.Snapshot) string {
 		}
 	}
 	if len(reports) == 1 {
-		return reports[0].GetEmail()
+		return reports[0].GetEmail(), words[0]
 	}
-	return ""
+	return "", ""
 }
