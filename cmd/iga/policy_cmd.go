@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/directory"
@@ -69,19 +70,37 @@ func newPolicyTestCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// writeTestJSON writes the report as one JSON document; decisions are protobuf JSON.
 func writeTestJSON(w io.Writer, rep *policytest.Report) error {
-	var decisions []*igav1.PolicyDecision
+	type result struct {
+		Name     string          `json:"name"`
+		Line     int             `json:"line"`
+		Passed   bool            `json:"passed"`
+		Failures []string        `json:"failures,omitempty"`
+		Decision json.RawMessage `json:"decision,omitempty"`
+	}
+	out := struct {
+		Tests         string   `json:"tests"`
+		Policy        string   `json:"policy"`
+		PolicyVersion string   `json:"policy_version"`
+		Failed        int      `json:"failed"`
+		Warnings      []string `json:"warnings,omitempty"`
+		Results       []result `json:"results"`
+	}{Tests: rep.Tests, Policy: rep.Policy, PolicyVersion: rep.PolicyVersion, Failed: rep.Failed(), Warnings: rep.Warnings}
 	for _, r := range rep.Results {
+		res := result{Name: r.Case.Name, Line: r.Case.Line, Passed: r.Passed, Failures: r.Failures}
 		if r.Decision != nil {
-			decisions = append(decisions, r.Decision)
+			raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(r.Decision)
+			if err != nil {
+				return err
+			}
+			res.Decision = raw
 		}
+		out.Results = append(out.Results, res)
 	}
-	for _, r := range rep.Results {
-		if !r.Passed {
-			fmt.Fprintf(w, "# FAIL %s: %s\n", r.Case.Name, strings.Join(r.Failures, "; "))
-		}
-	}
-	return printJSON(w, listOf(decisions)...)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func newPolicySimulateCmd(g *globals) *cobra.Command {

@@ -552,3 +552,41 @@ func sentence(s string) string {
 	}
 	return s + "."
 }
+
+// Unknown lists the entitlement and app ids the policy names (in match lists and SoD
+// sets) that the catalog lacks — usually a typo, which would make a rule or a
+// separation-of-duties constraint silently never apply. known reports whether an
+// entitlement id exists; knownApp whether an app id does.
+func (p *Policy) Unknown(known, knownApp func(string) bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(what, id, where string) {
+		if key := what + id + where; !seen[key] {
+			seen[key] = true
+			out = append(out, fmt.Sprintf("%s: %s %s is not in the catalog", where, what, id))
+		}
+	}
+	for _, r := range p.rules {
+		for id := range r.match.entitlements {
+			if !known(id) {
+				add("entitlement", id, r.source+" rule "+r.id)
+			}
+		}
+		for id := range r.match.apps {
+			if !knownApp(id) {
+				add("app", id, r.source+" rule "+r.id)
+			}
+		}
+	}
+	for _, s := range p.sod {
+		for _, set := range s.sets {
+			for _, id := range set.entitlements {
+				if !strings.HasSuffix(id, ":*") && !known(id) {
+					add("entitlement", id, s.source+" sod "+s.id)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}

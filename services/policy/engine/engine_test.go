@@ -416,3 +416,30 @@ func TestRemediationFromCounterfactuals(t *testing.T) {
 		t.Fatalf("on behalf: %s %q", d.Effect, d.Remediation)
 	}
 }
+
+func TestUnknownCatalogReferences(t *testing.T) {
+	p, err := Parse("u.yaml", []byte(`rules:
+  - id: r
+    match: {apps: [grafana, grafnaa], entitlements: [grafana:payments-viewer]}
+    effect: allow
+    reason: x
+sod:
+  - id: s
+    effect: deny
+    sets: [{name: a, entitlements: [netsuite:ap-clerk]}, {name: b, entitlements: [netsuite:ap-aprover, stripe:*]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := func(id string) bool { _, ok := ents[id]; return ok }
+	knownApp := func(id string) bool { return id == "grafana" || id == "netsuite" }
+	got := strings.Join(p.Unknown(known, knownApp), "\n")
+	for _, want := range []string{"u.yaml:2 rule r: app grafnaa is not in the catalog", "u.yaml:7 sod s: entitlement netsuite:ap-aprover is not in the catalog"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("unknown references %q lack %q", got, want)
+		}
+	}
+	if strings.Count(got, "\n") != 1 {
+		t.Errorf("want exactly two findings, got %q", got)
+	}
+}

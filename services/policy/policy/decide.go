@@ -131,6 +131,16 @@ func DecisionProto(ar *igav1.AccessRequest, in *engine.Input, d engine.Decision,
 	return out
 }
 
+// UnknownReferences lists what the policy names that the catalog in snap lacks.
+func UnknownReferences(pol *engine.Policy, snap *directory.Snapshot) []string {
+	if snap == nil {
+		return nil
+	}
+	return pol.Unknown(
+		func(id string) bool { _, ok := snap.Entitlement(id); return ok },
+		func(id string) bool { _, ok := snap.App(id); return ok })
+}
+
 // BreakGlassRule is the matched-rule id of a decision the emergency path allowed.
 const BreakGlassRule = "break-glass"
 

@@ -87,7 +87,16 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	s.policy.Store(pol)
 	s.fileSum = sha256.Sum256(data)
 	log.Info("policy loaded", "file", cfg.PolicyFile, "version", pol.Version, "rules", pol.Rules())
+	s.warnUnknown(pol)
 	return s, nil
+}
+
+// warnUnknown logs the catalog ids the policy names that the directory lacks: a typo
+// there makes a rule or an SoD constraint silently never apply.
+func (s *Service) warnUnknown(pol *engine.Policy) {
+	for _, w := range UnknownReferences(pol, s.env.Dir.Snapshot()) {
+		s.log.Warn("policy names something the catalog lacks", "file", s.cfg.PolicyFile, "problem", w)
+	}
 }
 
 // Policy is the policy in force.
@@ -172,6 +181,7 @@ func (s *Service) Reload() bool {
 	}
 	old := s.policy.Swap(pol)
 	s.log.Info("policy reloaded", "file", s.cfg.PolicyFile, "version", pol.Version, "previous", old.Version, "rules", pol.Rules())
+	s.warnUnknown(pol)
 	return true
 }
 

@@ -149,6 +149,8 @@ type Report struct {
 	Policy        string
 	PolicyVersion string
 	Results       []Result
+	// Warnings are catalog ids the policy names that the directory data lacks.
+	Warnings []string
 }
 
 // Failed counts the failed cases.
@@ -202,7 +204,7 @@ func RunFile(path, policyFile, dataDir string) (*Report, error) {
 
 // Run runs every case of s against pol with people and catalog from snap.
 func Run(s *Suite, pol *engine.Policy, snap *directory.Snapshot) *Report {
-	rep := &Report{Tests: s.Path, Policy: pol.Name, PolicyVersion: pol.Version}
+	rep := &Report{Tests: s.Path, Policy: pol.Name, PolicyVersion: pol.Version, Warnings: policy.UnknownReferences(pol, snap)}
 	for i, c := range s.Cases {
 		now := c.Now
 		if now.IsZero() {
@@ -313,6 +315,9 @@ func effectName(e igav1.Effect) string {
 
 // Write prints the report: one line per failure (all cases with verbose), then a summary.
 func (r *Report) Write(w io.Writer, verbose bool) {
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 	for _, res := range r.Results {
 		loc := fmt.Sprintf("%s:%d", r.Tests, res.Case.Line)
 		if res.Passed {

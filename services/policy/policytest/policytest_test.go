@@ -19,6 +19,9 @@ func TestDemoPolicy(t *testing.T) {
 	if rep.Failed() > 0 {
 		t.Fatalf("demo policy tests failed:\n%s", out.String())
 	}
+	if len(rep.Warnings) > 0 {
+		t.Errorf("the demo policy names ids the demo catalog lacks: %v", rep.Warnings)
+	}
 	if len(rep.Results) < 20 {
 		t.Fatalf("only %d cases ran", len(rep.Results))
 	}
