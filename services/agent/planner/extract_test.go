@@ -100,6 +100,7 @@ func TestFindBeneficiary(t *testing.T) {
 		{"github read for the sprint", "", false},
 		{"for my report bob, github read", "", true},
 		{"github read for max", "", false}, // terminated
+		{"github read for bob@acme.example", "", true},
 	}
 	for _, c := range cases {
 		m := FindBeneficiary(c.text, priya, snap)

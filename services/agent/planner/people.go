@@ -33,7 +33,11 @@ type Mention struct {
 func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
 	lower := strings.ToLower(text)
 	for _, e := range emailRe.FindAllString(text, -1) {
-		if p, ok := snap.Person(e); ok && !strings.EqualFold(p.GetEmail(), requester) {
+		p, ok := snap.Person(e)
+		switch {
+		case !ok:
+			return Mention{Text: e, Explicit: true} // named outright, but not in the directory
+		case !strings.EqualFold(p.GetEmail(), requester):
 			return Mention{Email: p.GetEmail(), Text: e, Explicit: true}
 		}
 	}
