@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -15,55 +16,102 @@ import (
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 )
 
-// holdings keeps, per person, what they hold (active grants) and wait for (pending
-// approvals, grants being provisioned), from watches on the grants ledger and the
-// approvals bucket. Safe for concurrent use.
+// decisionPendingFor is how long a recorded allow or require_approval decision counts as
+// access on its way when neither an approval nor a grant has followed it yet.
+const decisionPendingFor = 24 * time.Hour
+
+// holdings keeps, per person, what they hold and what they are waiting for, joining per
+// request the three records that tell: the grants ledger (active: held; pending: on its
+// way; revoked or failed: gone), the approval (pending or approved: on its way; denied or
+// expired: gone) and policy's own decision (allowed or sent to approval, with nothing
+// after it yet: on its way). Separation of duties counts both. Safe for concurrent use.
 type holdings struct {
 	mu       sync.RWMutex
-	byKey    map[string]holding            // "<bucket>/<key>" -> holding
-	byPerson map[string]map[string]holding // email -> "<bucket>/<key>" -> holding
+	byKey    map[string]*track          // request id (or "grants/<key>" without one)
+	byPerson map[string]map[string]bool // email -> keys
+	bySource map[string]string          // "<bucket>/<key>" -> key, to undo a deleted record
+	now      func() time.Time
 }
 
-type holding struct {
-	person, entitlement, requestID string
-	active                         bool // held now; otherwise pending
+// track is what is known of one request's way to access.
+type track struct {
+	person, entitlement string
+	grant               igav1.GrantStatus
+	approval            igav1.ApprovalStatus
+	decidedAt           time.Time // zero unless a non-deny decision is recorded
 }
 
-func newHoldings() *holdings {
-	return &holdings{byKey: map[string]holding{}, byPerson: map[string]map[string]holding{}}
+func newHoldings(now func() time.Time) *holdings {
+	return &holdings{byKey: map[string]*track{}, byPerson: map[string]map[string]bool{}, bySource: map[string]string{}, now: now}
 }
 
-func (h *holdings) set(key string, v holding, present bool) {
+// fact is one record's contribution to a track; source names the record.
+type fact struct {
+	source, key, person, entitlement string
+	apply                            func(*track)
+}
+
+// update applies f to the track at key (creating it), or clears what the record at
+// source contributed when the record is gone.
+func (h *holdings) update(f fact) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if old, ok := h.byKey[key]; ok {
-		delete(h.byPerson[old.person], key)
-		if len(h.byPerson[old.person]) == 0 {
-			delete(h.byPerson, old.person)
+	if f.person == "" { // the record is gone: find the track it fed
+		if k, ok := h.bySource[f.source]; ok {
+			f.key = k
+			delete(h.bySource, f.source)
 		}
-		delete(h.byKey, key)
+	} else {
+		h.bySource[f.source] = f.key
 	}
-	if !present {
-		return
+	t := h.byKey[f.key]
+	if t == nil {
+		if f.person == "" {
+			return
+		}
+		t = &track{}
+		h.byKey[f.key] = t
 	}
-	h.byKey[key] = v
-	if h.byPerson[v.person] == nil {
-		h.byPerson[v.person] = map[string]holding{}
+	if f.person != "" && t.person != f.person {
+		if t.person != "" {
+			delete(h.byPerson[t.person], f.key)
+		}
+		t.person, t.entitlement = f.person, f.entitlement
+		if h.byPerson[t.person] == nil {
+			h.byPerson[t.person] = map[string]bool{}
+		}
+		h.byPerson[t.person][f.key] = true
 	}
-	h.byPerson[v.person][key] = v
+	f.apply(t)
+	if t.grant == 0 && t.approval == 0 && t.decidedAt.IsZero() {
+		delete(h.byPerson[t.person], f.key)
+		if len(h.byPerson[t.person]) == 0 {
+			delete(h.byPerson, t.person)
+		}
+		delete(h.byKey, f.key)
+	}
 }
 
-// of returns the entitlements person holds and waits for, sorted, leaving out anything
-// pending for the request being decided.
+// of returns the entitlements person holds and waits for, sorted, leaving out the
+// request being decided.
 func (h *holdings) of(person, requestID string) (held, pending []string) {
+	now := h.now()
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for _, v := range h.byPerson[strings.ToLower(person)] {
+	for key := range h.byPerson[strings.ToLower(person)] {
+		t := h.byKey[key]
 		switch {
-		case v.active:
-			held = append(held, v.entitlement)
-		case requestID == "" || v.requestID != requestID:
-			pending = append(pending, v.entitlement)
+		case t.grant == igav1.GrantStatus_GRANT_STATUS_ACTIVE:
+			held = append(held, t.entitlement)
+		case key == requestID:
+		case t.grant == igav1.GrantStatus_GRANT_STATUS_PENDING:
+			pending = append(pending, t.entitlement)
+		case t.grant != 0: // revoked or failed
+		case t.approval == igav1.ApprovalStatus_APPROVAL_STATUS_PENDING, t.approval == igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
+			pending = append(pending, t.entitlement)
+		case t.approval != 0: // denied or expired
+		case !t.decidedAt.IsZero() && now.Sub(t.decidedAt) < decisionPendingFor:
+			pending = append(pending, t.entitlement)
 		}
 	}
 	slices.Sort(held)
@@ -71,38 +119,61 @@ func (h *holdings) of(person, requestID string) (held, pending []string) {
 	return slices.Compact(held), slices.Compact(pending)
 }
 
-// grantHolding reads a ledger entry: active grants are held, pending ones awaited.
-func grantHolding(data []byte) (holding, bool) {
+// Readers turn a bucket entry into a fact; a nil data means the entry was deleted.
+
+func grantFact(key string, data []byte) fact {
 	var g igav1.Grant
-	if proto.Unmarshal(data, &g) != nil {
-		return holding{}, false
+	src := "grants/" + key
+	if data == nil || proto.Unmarshal(data, &g) != nil {
+		return fact{source: src, key: src, apply: func(t *track) { t.grant = 0 }}
 	}
-	switch g.GetStatus() {
-	case igav1.GrantStatus_GRANT_STATUS_ACTIVE, igav1.GrantStatus_GRANT_STATUS_PENDING:
-		return holding{person: strings.ToLower(g.GetPersonEmail()), entitlement: g.GetEntitlementId(),
-			requestID: g.GetRequestId(), active: g.GetStatus() == igav1.GrantStatus_GRANT_STATUS_ACTIVE}, true
+	k := g.GetRequestId()
+	if k == "" {
+		k = src
 	}
-	return holding{}, false
+	return fact{source: src, key: k, person: strings.ToLower(g.GetPersonEmail()), entitlement: g.GetEntitlementId(),
+		apply: func(t *track) { t.grant = g.GetStatus() }}
 }
 
-// approvalHolding reads an approval: a pending one is access the person waits for.
-func approvalHolding(data []byte) (holding, bool) {
+func approvalFact(key string, data []byte) fact {
 	var a igav1.Approval
-	if proto.Unmarshal(data, &a) != nil || a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING {
-		return holding{}, false
+	src := "approvals/" + key
+	if data == nil || proto.Unmarshal(data, &a) != nil {
+		return fact{source: src, key: key, apply: func(t *track) { t.approval = 0 }}
 	}
-	return holding{person: strings.ToLower(a.GetBeneficiaryEmail()), entitlement: a.GetEntitlementId(),
-		requestID: a.GetRequestId()}, true
+	k := a.GetRequestId()
+	if k == "" {
+		k = key
+	}
+	return fact{source: src, key: k, person: strings.ToLower(a.GetBeneficiaryEmail()), entitlement: a.GetEntitlementId(),
+		apply: func(t *track) { t.approval = a.GetStatus() }}
+}
+
+func decisionFact(key string, data []byte) fact {
+	var d igav1.PolicyDecision
+	src := "decisions/" + key
+	if data == nil || proto.Unmarshal(data, &d) != nil || d.GetEffect() == igav1.Effect_EFFECT_DENY {
+		return fact{source: src, key: key, apply: func(t *track) { t.decidedAt = time.Time{} }}
+	}
+	at := d.GetDecidedAt().AsTime()
+	return fact{source: src, key: key, person: strings.ToLower(d.GetBeneficiaryEmail()), entitlement: d.GetEntitlementId(),
+		apply: func(t *track) { t.decidedAt = at }}
 }
 
 // watch follows a bucket into h until ctx ends. It returns once the bucket's current
 // contents are loaded.
-func (h *holdings) watch(ctx context.Context, kv jetstream.KeyValue, read func([]byte) (holding, bool), log *slog.Logger, wg *sync.WaitGroup) error {
+func (h *holdings) watch(ctx context.Context, kv jetstream.KeyValue, read func(key string, data []byte) fact, log *slog.Logger, wg *sync.WaitGroup) error {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", kv.Bucket(), err)
 	}
-	prefix := kv.Bucket() + "/"
+	apply := func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			h.update(read(e.Key(), nil))
+			return
+		}
+		h.update(read(e.Key(), e.Value()))
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -112,38 +183,31 @@ func (h *holdings) watch(ctx context.Context, kv jetstream.KeyValue, read func([
 			if !ok {
 				return errors.New("watch " + kv.Bucket() + " closed")
 			}
-			if e == nil { // the initial contents are loaded
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { _ = w.Stop() }()
-					for {
-						select {
-						case <-ctx.Done():
+			if e != nil {
+				apply(e)
+				continue
+			}
+			// The initial contents are loaded; follow changes in the background.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { _ = w.Stop() }()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case e, ok := <-w.Updates():
+						if !ok {
+							log.Warn("holdings watch closed", "bucket", kv.Bucket())
 							return
-						case e, ok := <-w.Updates():
-							if !ok {
-								log.Warn("holdings watch closed", "bucket", kv.Bucket())
-								return
-							}
-							if e != nil {
-								h.apply(prefix, e, read)
-							}
+						}
+						if e != nil {
+							apply(e)
 						}
 					}
-				}()
-				return nil
-			}
-			h.apply(prefix, e, read)
+				}
+			}()
+			return nil
 		}
 	}
-}
-
-func (h *holdings) apply(prefix string, e jetstream.KeyValueEntry, read func([]byte) (holding, bool)) {
-	if e.Operation() != jetstream.KeyValuePut {
-		h.set(prefix+e.Key(), holding{}, false)
-		return
-	}
-	v, ok := read(e.Value())
-	h.set(prefix+e.Key(), v, ok)
 }

@@ -75,7 +75,8 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{env: env, cfg: cfg, log: log, holdings: newHoldings(), now: time.Now}
+	s := &Service{env: env, cfg: cfg, log: log, now: time.Now}
+	s.holdings = newHoldings(func() time.Time { return s.now() })
 	data, err := os.ReadFile(cfg.PolicyFile)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -118,8 +119,8 @@ func (s *Service) Start(ctx context.Context) error {
 	s.cancel = cancel
 	for _, b := range []struct {
 		bucket string
-		read   func([]byte) (holding, bool)
-	}{{bus.BucketGrants, grantHolding}, {bus.BucketApprovals, approvalHolding}} {
+		read   func(string, []byte) fact
+	}{{bus.BucketGrants, grantFact}, {bus.BucketApprovals, approvalFact}, {bus.BucketDecisions, decisionFact}} {
 		kv, err := s.env.Bus.KV(ctx, b.bucket)
 		if err != nil {
 			cancel()

@@ -371,3 +371,28 @@ func TestNewRefusesAnInvalidPolicy(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestRecordedDecisionCountsAsPendingForSoD(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// The clerk request is decided (needs approval) but approval has not recorded anything yet.
+	clerk := &igav1.AccessRequest{Id: "req-clerk", RequesterEmail: "dana.reyes@acme.example", EntitlementId: "netsuite:ap-clerk"}
+	resp, err := h.client.Evaluate(ctx, &igav1.EvaluateRequest{Request: clerk, Record: true})
+	if err != nil || resp.GetDecision().GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL {
+		t.Fatalf("clerk: %v, %v", resp.GetDecision(), err)
+	}
+	approver := &igav1.AccessRequest{Id: "req-approver", RequesterEmail: "dana.reyes@acme.example", EntitlementId: "netsuite:ap-approver"}
+	var d *igav1.PolicyDecision
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := h.client.Evaluate(ctx, &igav1.EvaluateRequest{Request: approver})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = resp.GetDecision(); d.GetEffect() == igav1.Effect_EFFECT_DENY {
+			break
+		}
+	}
+	if d.GetEffect() != igav1.Effect_EFFECT_DENY || !strings.Contains(d.GetReason(), "waiting for") {
+		t.Fatalf("approver while the clerk request is decided: %v", d)
+	}
+}
