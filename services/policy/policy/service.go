@@ -12,13 +12,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
@@ -57,7 +61,10 @@ type Service struct {
 
 	decisions *bus.Store[*igav1.PolicyDecision]
 	holdings  *holdings
-	now       func() time.Time
+	// deciding serialises recorded decisions per beneficiary (striped), so two
+	// conflicting requests decided at once still see each other.
+	deciding [64]sync.Mutex
+	now      func() time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -197,6 +204,9 @@ func (s *Service) Evaluate(ctx context.Context, ar *igav1.AccessRequest, record 
 		if ar.GetId() == "" {
 			return nil, fmt.Errorf("%w: a recorded decision needs the request id", ErrBadRequest)
 		}
+		if !requestIDPattern.MatchString(ar.GetId()) {
+			return nil, fmt.Errorf("%w: request id %q may only contain letters, digits, '-', '_', '=' and '.'", ErrBadRequest, ar.GetId())
+		}
 		recorded, _, err := s.decisions.Get(ctx, ar.GetId())
 		if err == nil {
 			return recorded, s.announce(ctx, ar, recorded)
@@ -205,9 +215,14 @@ func (s *Service) Evaluate(ctx context.Context, ar *igav1.AccessRequest, record 
 			return nil, err
 		}
 	}
-	beneficiary := ar.GetBeneficiaryEmail()
+	beneficiary := strings.ToLower(ar.GetBeneficiaryEmail())
 	if beneficiary == "" {
-		beneficiary = ar.GetRequesterEmail()
+		beneficiary = strings.ToLower(ar.GetRequesterEmail())
+	}
+	if record {
+		mu := &s.deciding[fnv32(beneficiary)%uint32(len(s.deciding))]
+		mu.Lock()
+		defer mu.Unlock()
 	}
 	held, pending := s.holdings.of(beneficiary, ar.GetId())
 	d, err := Decide(s.Policy(), s.env.Dir.Snapshot(), ar, held, pending, s.now().UTC())
@@ -224,10 +239,22 @@ func (s *Service) Evaluate(ctx context.Context, ar *igav1.AccessRequest, record 
 		}
 	} else if err != nil {
 		return nil, err
+	} else if data, err := proto.Marshal(d); err == nil {
+		// Count it now rather than when the watch brings it back.
+		s.holdings.update(decisionFact(ar.GetId(), data))
 	}
 	s.log.Info("policy decided", "request_id", ar.GetId(), "effect", d.GetEffect().String(),
 		"entitlement", d.GetEntitlementId(), "beneficiary", d.GetBeneficiaryEmail(), "version", d.GetPolicyVersion())
 	return d, s.announce(ctx, ar, d)
+}
+
+// requestIDPattern is what a KV key (the decision's key) may be.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_=-][A-Za-z0-9_=.-]{0,254}$`)
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // announce publishes the decision (and a break-glass alarm). Event ids derive from the
@@ -251,8 +278,8 @@ func (s *Service) announce(ctx context.Context, ar *igav1.AccessRequest, d *igav
 
 // Decision returns the recorded decision of a request (bus.ErrNotFound if none).
 func (s *Service) Decision(ctx context.Context, requestID string) (*igav1.PolicyDecision, error) {
-	if requestID == "" {
-		return nil, fmt.Errorf("%w: the request id is missing", ErrBadRequest)
+	if !requestIDPattern.MatchString(requestID) {
+		return nil, fmt.Errorf("%w: request id %q is missing or malformed", ErrBadRequest, requestID)
 	}
 	d, _, err := s.decisions.Get(ctx, requestID)
 	return d, err

@@ -3,10 +3,12 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +205,7 @@ func TestBadRequestsAreInvalidArgumentAndNeverRecorded(t *testing.T) {
 		{"no entitlement", &igav1.AccessRequest{Id: "r4", RequesterEmail: "dana.reyes@acme.example"}, "names no entitlement"},
 		{"negative duration", &igav1.AccessRequest{Id: "r5", RequesterEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer", Duration: durationpb.New(-time.Hour)}, "not a positive duration"},
 		{"record without id", &igav1.AccessRequest{RequesterEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer"}, "needs the request id"},
+		{"id that cannot be a key", &igav1.AccessRequest{Id: "req 1/*", RequesterEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer"}, "may only contain"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,7 +214,7 @@ func TestBadRequestsAreInvalidArgumentAndNeverRecorded(t *testing.T) {
 				t.Fatalf("err = %v, want InvalidArgument containing %q", err, tc.want)
 			}
 			if tc.ar.GetId() != "" {
-				if _, err := h.client.GetDecision(ctx, &igav1.GetDecisionRequest{RequestId: tc.ar.GetId()}); status.Code(err) != codes.NotFound {
+				if _, err := h.client.GetDecision(ctx, &igav1.GetDecisionRequest{RequestId: tc.ar.GetId()}); status.Code(err) != codes.NotFound && status.Code(err) != codes.InvalidArgument {
 					t.Fatalf("a decision was recorded: %v", err)
 				}
 			}
@@ -394,5 +397,25 @@ func TestRecordedDecisionCountsAsPendingForSoD(t *testing.T) {
 	}
 	if d.GetEffect() != igav1.Effect_EFFECT_DENY || !strings.Contains(d.GetReason(), "waiting for") {
 		t.Fatalf("approver while the clerk request is decided: %v", d)
+	}
+}
+
+func TestConflictingRequestsDecidedAtOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	effects := make(chan igav1.Effect, 2)
+	for i, ent := range []string{"netsuite:ap-clerk", "netsuite:ap-approver"} {
+		go func() {
+			resp, err := h.client.Evaluate(ctx, &igav1.EvaluateRequest{Record: true, Request: &igav1.AccessRequest{
+				Id: fmt.Sprintf("req-%d", i), RequesterEmail: "dana.reyes@acme.example", EntitlementId: ent}})
+			if err != nil {
+				t.Error(err)
+			}
+			effects <- resp.GetDecision().GetEffect()
+		}()
+	}
+	got := []igav1.Effect{<-effects, <-effects}
+	if !slices.Contains(got, igav1.Effect_EFFECT_DENY) || !slices.Contains(got, igav1.Effect_EFFECT_REQUIRE_APPROVAL) {
+		t.Fatalf("two conflicting requests decided at once: %v; want one to wait for approval and the other denied", got)
 	}
 }
