@@ -155,7 +155,12 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 			}
 			d.EntitlementID = choice
 			t.st.Pending = nil
-			return t.checkAndPropose()
+			e, _, _ := t.s.Entitlement(choice)
+			why := "You chose " + e.GetName() + "."
+			if desc := e.GetDescription(); desc != "" {
+				why = "You chose " + e.GetName() + ": " + lowerFirst(strings.TrimSuffix(desc, ".")) + "."
+			}
+			return t.checkAndProposeWhy(why)
 		}
 		if u.Duration > 0 && d != nil && !t.namesOtherEntitlement(text, u) {
 			d.DurationAsked = u.Duration
