@@ -98,8 +98,14 @@ type breakGlass struct {
 	source      string
 }
 
-// Rules returns the number of rules (for logs and tests).
+// Rules returns the number of rules.
 func (p *Policy) Rules() int { return len(p.rules) }
+
+// SoDConstraints returns the number of separation-of-duties constraints.
+func (p *Policy) SoDConstraints() int { return len(p.sod) }
+
+// HasBreakGlass reports whether the policy opens an emergency path.
+func (p *Policy) HasBreakGlass() bool { return p.breakGlass != nil }
 
 // matcher is a rule's `match`: every listed field must contain the entitlement's value.
 type matcher struct {

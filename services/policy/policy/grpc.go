@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
@@ -45,4 +46,23 @@ func (g *server) status(err error, requestID string) error {
 	}
 	g.s.log.Error("policy call failed", "request_id", requestID, "err", err)
 	return status.Error(codes.Unavailable, "policy could not record or read the decision; try again")
+}
+
+// adminServer answers operators.
+type adminServer struct {
+	igav1.UnimplementedPolicyAdminServiceServer
+	s *Service
+}
+
+func (a *adminServer) GetPolicy(context.Context, *igav1.GetPolicyRequest) (*igav1.GetPolicyResponse, error) {
+	st := a.s.Status()
+	resp := &igav1.GetPolicyResponse{
+		File: st.File, Version: st.Policy.Version, Rules: int32(st.Policy.Rules()),
+		SodConstraints: int32(st.Policy.SoDConstraints()), BreakGlass: st.Policy.HasBreakGlass(),
+		LoadedAt: timestamppb.New(st.LoadedAt), Warnings: st.Warnings, RefusedError: st.RefusedError,
+	}
+	if !st.RefusedAt.IsZero() {
+		resp.RefusedAt = timestamppb.New(st.RefusedAt)
+	}
+	return resp, nil
 }

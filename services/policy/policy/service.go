@@ -58,6 +58,7 @@ type Service struct {
 	policy   atomic.Pointer[engine.Policy]
 	reloadMu sync.Mutex
 	fileSum  [sha256.Size]byte // of the file last read, valid or not; under reloadMu
+	status   atomic.Pointer[Status]
 
 	decisions *bus.Store[*igav1.PolicyDecision]
 	holdings  *holdings
@@ -69,6 +70,21 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// Status is what an operator needs to know about the policy in force.
+type Status struct {
+	File     string
+	Policy   *engine.Policy
+	LoadedAt time.Time
+	// Warnings name catalog ids the policy uses that the directory lacks.
+	Warnings []string
+	// RefusedError says why the latest change of the file was refused (empty if none).
+	RefusedError string
+	RefusedAt    time.Time
+}
+
+// Status describes the policy in force and the last refused change.
+func (s *Service) Status() Status { return *s.status.Load() }
 
 // New loads the policy file; a service never starts without a valid policy.
 func New(env svc.Env, cfg Config) (*Service, error) {
@@ -95,24 +111,27 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	s.policy.Store(pol)
 	s.fileSum = sha256.Sum256(data)
 	log.Info("policy loaded", "file", cfg.PolicyFile, "version", pol.Version, "rules", pol.Rules())
-	s.warnUnknown(pol)
+	s.status.Store(&Status{File: cfg.PolicyFile, Policy: pol, LoadedAt: time.Now().UTC(), Warnings: s.warnUnknown(pol)})
 	return s, nil
 }
 
 // warnUnknown logs the catalog ids the policy names that the directory lacks: a typo
 // there makes a rule or an SoD constraint silently never apply.
-func (s *Service) warnUnknown(pol *engine.Policy) {
-	for _, w := range UnknownReferences(pol, s.env.Dir.Snapshot()) {
+func (s *Service) warnUnknown(pol *engine.Policy) []string {
+	warnings := UnknownReferences(pol, s.env.Dir.Snapshot())
+	for _, w := range warnings {
 		s.log.Warn("policy names something the catalog lacks", "file", s.cfg.PolicyFile, "problem", w)
 	}
+	return warnings
 }
 
 // Policy is the policy in force.
 func (s *Service) Policy() *engine.Policy { return s.policy.Load() }
 
-// RegisterGRPC serves PolicyService.
+// RegisterGRPC serves PolicyService and PolicyAdminService.
 func (s *Service) RegisterGRPC(g *grpc.Server) {
 	igav1.RegisterPolicyServiceServer(g, &server{s: s})
+	igav1.RegisterPolicyAdminServiceServer(g, &adminServer{s: s})
 }
 
 // Start opens the decisions bucket, loads what people hold and wait for, and starts
@@ -185,11 +204,14 @@ func (s *Service) Reload() bool {
 	if err != nil {
 		s.log.Error("policy file does not validate; keeping the policy in force",
 			"file", s.cfg.PolicyFile, "version", s.Policy().Version, "err", err)
+		st := s.Status()
+		st.RefusedError, st.RefusedAt = err.Error(), time.Now().UTC()
+		s.status.Store(&st)
 		return false
 	}
 	old := s.policy.Swap(pol)
 	s.log.Info("policy reloaded", "file", s.cfg.PolicyFile, "version", pol.Version, "previous", old.Version, "rules", pol.Rules())
-	s.warnUnknown(pol)
+	s.status.Store(&Status{File: s.cfg.PolicyFile, Policy: pol, LoadedAt: time.Now().UTC(), Warnings: s.warnUnknown(pol)})
 	return true
 }
 

@@ -58,6 +58,7 @@ func testSnapshot() *directory.Snapshot {
 type harness struct {
 	svc    *Service
 	client igav1.PolicyServiceClient
+	admin  igav1.PolicyAdminServiceClient
 	bus    *bus.Bus
 	file   string
 }
@@ -96,7 +97,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &harness{svc: s, client: igav1.NewPolicyServiceClient(conn), bus: b, file: file}
+	return &harness{svc: s, client: igav1.NewPolicyServiceClient(conn), admin: igav1.NewPolicyAdminServiceClient(conn), bus: b, file: file}
 }
 
 // events returns the messages stored on subject, oldest first.
@@ -338,6 +339,15 @@ func TestBreakGlassIsLoud(t *testing.T) {
 func TestReloadKeepsAWorkingPolicy(t *testing.T) {
 	h := newHarness(t)
 	v1 := h.svc.Policy().Version
+	info, err := h.admin.GetPolicy(context.Background(), &igav1.GetPolicyRequest{})
+	if err != nil || info.GetVersion() != v1 || info.GetRules() != 8 || info.GetSodConstraints() != 2 || !info.GetBreakGlass() ||
+		info.GetFile() != h.file || info.GetRefusedError() != "" {
+		t.Fatalf("GetPolicy: %v, %v", info, err)
+	}
+	// The test directory has no Stripe: the policy's Stripe rules are flagged.
+	if len(info.GetWarnings()) != 4 || !strings.Contains(info.GetWarnings()[0], "stripe:viewer is not in the catalog") {
+		t.Fatalf("GetPolicy: %v, %v", info, err)
+	}
 	if h.svc.Reload() {
 		t.Fatal("reloaded an unchanged file")
 	}
@@ -347,12 +357,20 @@ func TestReloadKeepsAWorkingPolicy(t *testing.T) {
 	if h.svc.Reload() || h.svc.Policy().Version != v1 {
 		t.Fatal("an invalid policy replaced the working one")
 	}
+	info, err = h.admin.GetPolicy(context.Background(), &igav1.GetPolicyRequest{})
+	if err != nil || info.GetVersion() != v1 || !strings.Contains(info.GetRefusedError(), "policy.yaml:4:") || info.GetRefusedAt() == nil {
+		t.Fatalf("GetPolicy after a refused change: %v, %v", info, err)
+	}
 	good := "rules:\n  - id: everything-denied\n    effect: deny\n    reason: Frozen for the audit.\n"
 	if err := os.WriteFile(h.file, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if !h.svc.Reload() || h.svc.Policy().Version == v1 {
 		t.Fatal("a valid change was not put in force")
+	}
+	info, err = h.admin.GetPolicy(context.Background(), &igav1.GetPolicyRequest{})
+	if err != nil || info.GetVersion() != h.svc.Policy().Version || info.GetRefusedError() != "" || info.GetRules() != 1 {
+		t.Fatalf("GetPolicy after a valid change: %v, %v", info, err)
 	}
 	resp, err := h.client.Evaluate(context.Background(), &igav1.EvaluateRequest{Request: &igav1.AccessRequest{
 		Id: "after-reload", RequesterEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer"}})

@@ -9,6 +9,7 @@ package igav1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -85,15 +86,179 @@ func (x *PolicyBreakGlass) GetReviewRequired() bool {
 	return false
 }
 
+type GetPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyRequest) Reset() {
+	*x = GetPolicyRequest{}
+	mi := &file_iga_v1_policy_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyRequest) ProtoMessage() {}
+
+func (x *GetPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{1}
+}
+
+type GetPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy file the service reads.
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// Hash of the file contents in force; every decision records it as policy_version.
+	Version        string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Rules          int32                  `protobuf:"varint,3,opt,name=rules,proto3" json:"rules,omitempty"`
+	SodConstraints int32                  `protobuf:"varint,4,opt,name=sod_constraints,json=sodConstraints,proto3" json:"sod_constraints,omitempty"`
+	BreakGlass     bool                   `protobuf:"varint,5,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
+	LoadedAt       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
+	// Catalog ids the policy names that the directory lacks (usually typos).
+	Warnings []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Why the most recent change of the file was refused; empty when the file on disk is
+	// the policy in force.
+	RefusedError  string                 `protobuf:"bytes,8,opt,name=refused_error,json=refusedError,proto3" json:"refused_error,omitempty"`
+	RefusedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=refused_at,json=refusedAt,proto3" json:"refused_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPolicyResponse) Reset() {
+	*x = GetPolicyResponse{}
+	mi := &file_iga_v1_policy_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPolicyResponse) ProtoMessage() {}
+
+func (x *GetPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetPolicyResponse) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *GetPolicyResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GetPolicyResponse) GetRules() int32 {
+	if x != nil {
+		return x.Rules
+	}
+	return 0
+}
+
+func (x *GetPolicyResponse) GetSodConstraints() int32 {
+	if x != nil {
+		return x.SodConstraints
+	}
+	return 0
+}
+
+func (x *GetPolicyResponse) GetBreakGlass() bool {
+	if x != nil {
+		return x.BreakGlass
+	}
+	return false
+}
+
+func (x *GetPolicyResponse) GetLoadedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadedAt
+	}
+	return nil
+}
+
+func (x *GetPolicyResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *GetPolicyResponse) GetRefusedError() string {
+	if x != nil {
+		return x.RefusedError
+	}
+	return ""
+}
+
+func (x *GetPolicyResponse) GetRefusedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefusedAt
+	}
+	return nil
+}
+
 var File_iga_v1_policy_proto protoreflect.FileDescriptor
 
 const file_iga_v1_policy_proto_rawDesc = "" +
 	"\n" +
-	"\x13iga/v1/policy.proto\x12\x06iga.v1\x1a\x13iga/v1/access.proto\"\xa0\x01\n" +
+	"\x13iga/v1/policy.proto\x12\x06iga.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13iga/v1/access.proto\"\xa0\x01\n" +
 	"\x10PolicyBreakGlass\x12/\n" +
 	"\arequest\x18\x01 \x01(\v2\x15.iga.v1.AccessRequestR\arequest\x122\n" +
 	"\bdecision\x18\x02 \x01(\v2\x16.iga.v1.PolicyDecisionR\bdecision\x12'\n" +
-	"\x0freview_required\x18\x03 \x01(\bR\x0ereviewRequiredB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
+	"\x0freview_required\x18\x03 \x01(\bR\x0ereviewRequired\"\x12\n" +
+	"\x10GetPolicyRequest\"\xd6\x02\n" +
+	"\x11GetPolicyResponse\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
+	"\x05rules\x18\x03 \x01(\x05R\x05rules\x12'\n" +
+	"\x0fsod_constraints\x18\x04 \x01(\x05R\x0esodConstraints\x12\x1f\n" +
+	"\vbreak_glass\x18\x05 \x01(\bR\n" +
+	"breakGlass\x127\n" +
+	"\tloaded_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\x12#\n" +
+	"\rrefused_error\x18\b \x01(\tR\frefusedError\x129\n" +
+	"\n" +
+	"refused_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\trefusedAt2V\n" +
+	"\x12PolicyAdminService\x12@\n" +
+	"\tGetPolicy\x12\x18.iga.v1.GetPolicyRequest\x1a\x19.iga.v1.GetPolicyResponseB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
 
 var (
 	file_iga_v1_policy_proto_rawDescOnce sync.Once
@@ -107,20 +272,27 @@ func file_iga_v1_policy_proto_rawDescGZIP() []byte {
 	return file_iga_v1_policy_proto_rawDescData
 }
 
-var file_iga_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_iga_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_iga_v1_policy_proto_goTypes = []any{
-	(*PolicyBreakGlass)(nil), // 0: iga.v1.PolicyBreakGlass
-	(*AccessRequest)(nil),    // 1: iga.v1.AccessRequest
-	(*PolicyDecision)(nil),   // 2: iga.v1.PolicyDecision
+	(*PolicyBreakGlass)(nil),      // 0: iga.v1.PolicyBreakGlass
+	(*GetPolicyRequest)(nil),      // 1: iga.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),     // 2: iga.v1.GetPolicyResponse
+	(*AccessRequest)(nil),         // 3: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),        // 4: iga.v1.PolicyDecision
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_iga_v1_policy_proto_depIdxs = []int32{
-	1, // 0: iga.v1.PolicyBreakGlass.request:type_name -> iga.v1.AccessRequest
-	2, // 1: iga.v1.PolicyBreakGlass.decision:type_name -> iga.v1.PolicyDecision
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 0: iga.v1.PolicyBreakGlass.request:type_name -> iga.v1.AccessRequest
+	4, // 1: iga.v1.PolicyBreakGlass.decision:type_name -> iga.v1.PolicyDecision
+	5, // 2: iga.v1.GetPolicyResponse.loaded_at:type_name -> google.protobuf.Timestamp
+	5, // 3: iga.v1.GetPolicyResponse.refused_at:type_name -> google.protobuf.Timestamp
+	1, // 4: iga.v1.PolicyAdminService.GetPolicy:input_type -> iga.v1.GetPolicyRequest
+	2, // 5: iga.v1.PolicyAdminService.GetPolicy:output_type -> iga.v1.GetPolicyResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_policy_proto_init() }
@@ -135,9 +307,9 @@ func file_iga_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_policy_proto_rawDesc), len(file_iga_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   3,
 			NumExtensions: 0,
-			NumServices:   0,
+			NumServices:   1,
 		},
 		GoTypes:           file_iga_v1_policy_proto_goTypes,
 		DependencyIndexes: file_iga_v1_policy_proto_depIdxs,
