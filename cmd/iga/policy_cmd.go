@@ -33,8 +33,43 @@ func newPolicyCmd(g *globals) *cobra.Command {
 language and how rules combine). 'iga policy test' runs policy unit tests written in YAML;
 'iga policy simulate' replays past requests against a changed policy.`,
 	}
-	cmd.AddCommand(newPolicyTestCmd(g), newPolicySimulateCmd(g))
+	cmd.AddCommand(newPolicyShowCmd(g), newPolicyTestCmd(g), newPolicySimulateCmd(g))
 	return cmd
+}
+
+func newPolicyShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Show the policy in force in the running stack, and the last refused change",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := g.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := callCtx()
+			defer cancel()
+			p, err := igav1.NewPolicyAdminServiceClient(conn).GetPolicy(ctx, &igav1.GetPolicyRequest{})
+			if err != nil {
+				return g.explain(err)
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "policy %s\nversion %s (loaded %s)\n%d rules, %d separation-of-duties constraints, break-glass %s\n",
+				p.GetFile(), p.GetVersion(), when(p.GetLoadedAt()), p.GetRules(), p.GetSodConstraints(), map[bool]string{true: "on", false: "off"}[p.GetBreakGlass()])
+			for _, warn := range p.GetWarnings() {
+				fmt.Fprintf(w, "warning: %s\n", warn)
+			}
+			if p.GetRefusedError() != "" {
+				fmt.Fprintf(w, "\nThe file was changed at %s but the change was refused; the version above stays in force:\n%s\n",
+					when(p.GetRefusedAt()), p.GetRefusedError())
+			}
+			return nil
+		},
+	}
 }
 
 func newPolicyTestCmd(g *globals) *cobra.Command {
