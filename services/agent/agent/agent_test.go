@@ -388,3 +388,30 @@ func TestBadInputThroughTheBus(t *testing.T) {
 		t.Fatal("bad input submitted a request")
 	}
 }
+
+// Two replicas share the durable consumer; every conversation's turns are still handled
+// in order, and each confirmation submits exactly once.
+func TestTwoReplicasKeepEachConversationInOrder(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.rdb)
+	w.start(w.rdb)
+	const n = 12
+	for i := range n {
+		conv := fmt.Sprintf("c-rep-%d", i)
+		w.send(conv, conv+"-t1", "sam.patel@acme.example", "I need read access to snowflake for 2 days", "")
+		w.send(conv, conv+"-t2", "sam.patel@acme.example", "yes", "")
+	}
+	got := map[string][]*igav1.Reply{}
+	for range 2 * n {
+		r := w.reply()
+		got[r.GetConversationId()] = append(got[r.GetConversationId()], r)
+	}
+	for conv, rs := range got {
+		if len(rs) != 2 || rs[0].GetInReplyTo() != conv+"-t1" || rs[1].GetKind() != igav1.ReplyKind_REPLY_KIND_SUBMITTED {
+			t.Errorf("%s: replies out of order or wrong: %v", conv, rs)
+		}
+	}
+	if reqs := w.requests(); len(reqs) != n {
+		t.Fatalf("%d requests, want %d", len(reqs), n)
+	}
+}
