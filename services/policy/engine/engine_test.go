@@ -255,6 +255,7 @@ func TestLoadRejects(t *testing.T) {
 		{"default above max", head + "    effect: allow\n    max_duration: 1h\n    default_duration: 2h\n", "exceeds max_duration"},
 		{"duplicate id", head + "    effect: allow\n  - id: r1\n    effect: allow\n    reason: again\n", "already used at line 2"},
 		{"missing reason", "rules:\n  - id: r1\n    effect: allow\n", "give a reason"},
+		{"empty match list", head + "    effect: allow\n    match: {apps: []}\n", "policy.yaml:5: rule r1: match apps is empty"},
 		{"bad level", head + "    effect: allow\n    match: {levels: [superuser]}\n", "match level \"superuser\""},
 		{"bad ticket pattern", head + "    effect: allow\n    justification: {ticket_pattern: '('}\n", "ticket_pattern"},
 		{"sod with one set", "sod:\n  - id: s\n    effect: deny\n    sets: [{name: a, entitlements: [x:y]}]\n", "at least two"},

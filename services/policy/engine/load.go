@@ -405,6 +405,14 @@ func (c *compiler) rule(y *ruleYAML, n *yaml.Node) {
 }
 
 func (c *compiler) match(m matchYAML, n *yaml.Node, where string) matcher {
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"apps", m.Apps}, {"entitlements", m.Entitlements}, {"tags", m.Tags}, {"levels", m.Levels}, {"risks", m.Risks}} {
+		if f.list != nil && len(f.list) == 0 {
+			c.errorf(valueLine(n, f.name), "%s: match %s is empty, which would match everything; leave it out to mean that", where, f.name)
+		}
+	}
 	for _, l := range m.Levels {
 		if directory.LevelRank(l) == 0 {
 			c.errorf(valueLine(n, "levels"), "%s: match level %q must be one of %v", where, l, directory.Levels)

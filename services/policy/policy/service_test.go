@@ -437,3 +437,33 @@ func TestConflictingRequestsDecidedAtOnce(t *testing.T) {
 		t.Fatalf("two conflicting requests decided at once: %v; want one to wait for approval and the other denied", got)
 	}
 }
+
+func TestReloadLoopPicksUpChanges(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.New(t)
+	file := filepath.Join(t.TempDir(), "policy.yaml")
+	write := func(reason string) {
+		if err := os.WriteFile(file, []byte("rules:\n  - id: r\n    effect: deny\n    reason: "+reason+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("First.")
+	s, err := New(svc.Env{Bus: b, Dir: directory.New(testSnapshot()), Log: slog.New(slog.DiscardHandler)},
+		Config{PolicyFile: file, ReloadInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	first := s.Policy().Version
+	write("Second.")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && s.Policy().Version == first; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	d, err := s.Evaluate(ctx, &igav1.AccessRequest{RequesterEmail: "dana.reyes@acme.example", EntitlementId: "grafana:payments-viewer"}, false)
+	if err != nil || s.Policy().Version == first || !strings.Contains(d.GetReason(), "Second.") {
+		t.Fatalf("the changed file was not picked up: version %s, decision %v, %v", s.Policy().Version, d, err)
+	}
+}
