@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,7 +32,63 @@ func Decide(pol *engine.Policy, snap *directory.Snapshot, ar *igav1.AccessReques
 		return nil, err
 	}
 	d := pol.Evaluate(in)
+	if d.Effect == engine.Deny {
+		d.Remediation = append(d.Remediation, lesserAlternatives(pol, snap, in)...)
+	}
 	return DecisionProto(ar, in, d, now), nil
+}
+
+// lesserAlternatives suggests, for a denial, entitlements of the same app at a lower
+// level that policy would grant or send to approval for the same request.
+func lesserAlternatives(pol *engine.Policy, snap *directory.Snapshot, in *engine.Input) []string {
+	rank := directory.LevelRank(in.Entitlement.Level)
+	var lesser []*igav1.Entitlement
+	for _, e := range snap.EntitlementList() {
+		if e.GetAppId() == in.Entitlement.App && directory.LevelRank(e.GetLevel()) < rank {
+			lesser = append(lesser, e)
+		}
+	}
+	// Closest level first, then least risk: the least privilege that still helps.
+	sort.SliceStable(lesser, func(i, j int) bool {
+		li, lj := directory.LevelRank(lesser[i].GetLevel()), directory.LevelRank(lesser[j].GetLevel())
+		if li != lj {
+			return li > lj
+		}
+		return riskRank[lesser[i].GetRisk()] < riskRank[lesser[j].GetRisk()]
+	})
+	var out []string
+	for _, e := range lesser {
+		alt := *in
+		alt.Entitlement = engine.Entitlement{ID: e.GetId(), App: e.GetAppId(), Name: e.GetName(), Level: e.GetLevel(),
+			Risk: e.GetRisk(), Tags: appendAppTags(snap, e), Owner: snap.EntitlementOwner(e),
+			MaxDuration: e.GetMaxDuration().AsDuration(), DefaultDuration: e.GetDefaultDuration().AsDuration()}
+		switch pol.Evaluate(&alt).Effect {
+		case engine.Allow:
+			out = append(out, fmt.Sprintf("ask for %s (%s) instead: that would be allowed", e.GetId(), e.GetLevel()))
+		case engine.RequireApproval:
+			out = append(out, fmt.Sprintf("ask for %s (%s) instead: that would go to approval", e.GetId(), e.GetLevel()))
+		}
+		if len(out) == 3 {
+			break
+		}
+	}
+	return out
+}
+
+var riskRank = map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+// appendAppTags is the entitlement's tags followed by its app's (what `entitlement.tags`
+// holds in a condition).
+func appendAppTags(snap *directory.Snapshot, e *igav1.Entitlement) []string {
+	tags := append([]string(nil), e.GetTags()...)
+	if app, ok := snap.App(e.GetAppId()); ok {
+		for _, t := range app.GetTags() {
+			if !contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
 }
 
 // Input translates a request into what the engine reads.
@@ -68,14 +125,7 @@ func Input(snap *directory.Snapshot, ar *igav1.AccessRequest, held, pending []st
 	if !ok {
 		return nil, fmt.Errorf("%w: %q is not in the catalog", ErrUnknownEntitlement, ar.GetEntitlementId())
 	}
-	tags := append([]string(nil), e.GetTags()...)
-	if app, ok := snap.App(e.GetAppId()); ok {
-		for _, t := range app.GetTags() {
-			if !contains(tags, t) {
-				tags = append(tags, t)
-			}
-		}
-	}
+	tags := appendAppTags(snap, e)
 	in := &engine.Input{
 		Person: engine.Person{
 			Email: p.GetEmail(), Department: p.GetDepartment(), Title: p.GetTitle(),
