@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/services/agent/tools"
 )
 
 // rpcTimeout bounds each call to another service, so a slow service makes a turn say
@@ -93,4 +97,38 @@ func (a busActions) Revoke(ctx context.Context, grantID, reason string) error {
 	_, err := a.b.Publish(ctx, SubjectProvisionRevoke, &igav1.ProvisionRevoke{GrantId: grantID, Reason: reason},
 		bus.WithID("relinquish-"+grantID))
 	return err
+}
+
+// decisionsClient relays approvers' decisions to ApprovalService. The service's refusals
+// (not your stage, already decided, unknown id) carry messages written for people, so they
+// are passed on; anything else stays internal.
+type decisionsClient struct{ c igav1.ApprovalServiceClient }
+
+func (d decisionsClient) Decide(ctx context.Context, id, approver string, approve bool, reason string) (*igav1.Approval, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	res, err := d.c.Decide(ctx, &igav1.DecideRequest{ApprovalId: id, ApproverEmail: approver, Approve: approve, Reason: reason})
+	if err != nil {
+		return nil, refusal("decide "+id, err)
+	}
+	return res.GetApproval(), nil
+}
+
+func (d decisionsClient) Pending(ctx context.Context, approver string) ([]*igav1.Approval, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	res, err := d.c.ListApprovals(ctx, &igav1.ListApprovalsRequest{ApproverEmail: approver,
+		Statuses: []igav1.ApprovalStatus{igav1.ApprovalStatus_APPROVAL_STATUS_PENDING}})
+	if err != nil {
+		return nil, refusal("list approvals", err)
+	}
+	return res.GetApprovals(), nil
+}
+
+func refusal(what string, err error) error {
+	switch st := status.Convert(err); st.Code() {
+	case codes.PermissionDenied, codes.FailedPrecondition, codes.NotFound, codes.InvalidArgument:
+		return fmt.Errorf("%w: %s", tools.ErrDecisionRefused, st.Message())
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

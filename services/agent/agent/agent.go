@@ -127,6 +127,7 @@ func NewWithRedis(env svc.Env, cfg Config, rdb *redis.Client) (*Service, error) 
 		Approvals: approvalsClient{igav1.NewApprovalServiceClient(env.Conn)},
 		Grants:    grantsClient{igav1.NewEntitlementsServiceClient(env.Conn)},
 		Actions:   &lazyActions{s: s},
+		Decisions: decisionsClient{igav1.NewApprovalServiceClient(env.Conn)},
 	})
 	p, err := NewPlanner(cfg, s.tools, log)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/bus/bustest"
@@ -413,5 +415,26 @@ func TestTwoReplicasKeepEachConversationInOrder(t *testing.T) {
 	}
 	if reqs := w.requests(); len(reqs) != n {
 		t.Fatalf("%d requests, want %d", len(reqs), n)
+	}
+}
+
+func (f *fakeServices) Decide(_ context.Context, r *igav1.DecideRequest) (*igav1.DecideResponse, error) {
+	if r.GetApproverEmail() != "priya.nair@acme.example" {
+		return nil, status.Error(codes.PermissionDenied, "this approval waits for Priya Nair")
+	}
+	return &igav1.DecideResponse{Approval: &igav1.Approval{Id: r.GetApprovalId(), RequestId: r.GetApprovalId(),
+		EntitlementId: "snowflake:analyst", BeneficiaryEmail: "sam.patel@acme.example", Status: igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED}}, nil
+}
+
+func TestApprovalDecidedInChatThroughTheBus(t *testing.T) {
+	w := newWorld(t)
+	w.start(w.rdb)
+	w.send("c-appr-sam", "t1", "sam.patel@acme.example", "approve r-abc123", "")
+	if r := w.reply(); !strings.Contains(r.GetText(), "waits for Priya Nair") {
+		t.Fatalf("refusal not relayed: %q", r.GetText())
+	}
+	w.send("c-appr-priya", "t1", "priya.nair@acme.example", "approve r-abc123", "")
+	if r := w.reply(); !strings.Contains(r.GetText(), "Approved r-abc123") {
+		t.Fatalf("approval: %q", r.GetText())
 	}
 }

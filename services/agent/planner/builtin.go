@@ -302,6 +302,10 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
 		}
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing in progress to cancel."}, nil
+	case u.Decide != "":
+		return t.decide(u)
+	case u.ListApprovals:
+		return t.pendingApprovals()
 	case u.Action == conv.ActionStatus:
 		return t.status()
 	case u.Action == conv.ActionExtend || u.Action == conv.ActionRelinquish:
@@ -1106,4 +1110,53 @@ func Human(d time.Duration) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// decide relays an approver's decision to the approval service, which checks they may
+// make it (the requester and the beneficiary never can).
+func (t *turn) decide(u Understanding) (conv.Reply, error) {
+	a, err := t.s.DecideApproval(t.ctx, t.me.GetEmail(), u.DecideID, u.Decide == "approve", u.DecideReason)
+	switch {
+	case errors.Is(err, tools.ErrDecisionRefused):
+		msg := strings.TrimSpace(strings.TrimPrefix(err.Error(), tools.ErrDecisionRefused.Error()+":"))
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "I couldn't record that: " + msg}, nil
+	case errors.Is(err, tools.ErrNoApprovals):
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't record approvals here; use the console or `iga approve`."}, nil
+	case err != nil:
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't reach the approval service right now — please try again in a minute."}, nil
+	}
+	req := a.GetRequestId()
+	var text string
+	switch a.GetStatus() {
+	case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
+		text = fmt.Sprintf("Approved %s (%s for %s). All approvals are in, so it will be granted now.", req, t.label(a.GetEntitlementId()), a.GetBeneficiaryEmail())
+	case igav1.ApprovalStatus_APPROVAL_STATUS_DENIED:
+		text = fmt.Sprintf("Denied %s (%s for %s). The requester will be told.", req, t.label(a.GetEntitlementId()), a.GetBeneficiaryEmail())
+	default:
+		text = fmt.Sprintf("Recorded your approval of %s (%s for %s). It now waits for %s.", req, t.label(a.GetEntitlementId()),
+			a.GetBeneficiaryEmail(), strings.Join(a.GetApprovers(), " or "))
+	}
+	return conv.Reply{Kind: conv.ReplyInfo, Text: text, RequestID: req}, nil
+}
+
+// pendingApprovals lists what waits for the speaker's decision.
+func (t *turn) pendingApprovals() (conv.Reply, error) {
+	as, err := t.s.PendingApprovals(t.ctx, t.me.GetEmail())
+	if errors.Is(err, tools.ErrNoApprovals) {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't list approvals here; use the console or `iga approvals`."}, nil
+	}
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't reach the approval service right now — please try again in a minute."}, nil
+	}
+	if len(as) == 0 {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "Nothing is waiting for your approval."}, nil
+	}
+	var b strings.Builder
+	b.WriteString("Waiting for your decision:")
+	for _, a := range as {
+		fmt.Fprintf(&b, "\n• %s — %s for %s, asked by %s", a.GetRequestId(), t.label(a.GetEntitlementId()),
+			a.GetBeneficiaryEmail(), a.GetRequesterEmail())
+	}
+	b.WriteString("\nSay \"approve <id>\" or \"deny <id> because …\".")
+	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
 }

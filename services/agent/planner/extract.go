@@ -31,8 +31,13 @@ type Understanding struct {
 	// Everything is set for asks covering all apps ("admin on everything").
 	Everything bool
 	Yes, No    bool
-	Greeting   bool
-	Help       bool
+	// Decide is "approve" or "deny" when an approver decides a request in chat; DecideID
+	// is the request or approval id and DecideReason their words after it.
+	Decide, DecideID, DecideReason string
+	// ListApprovals asks what is waiting for the speaker's approval.
+	ListApprovals bool
+	Greeting      bool
+	Help          bool
 }
 
 var (
@@ -232,6 +237,8 @@ var (
 	noRe         = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
 	greetingRe   = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
 	helpRe       = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
+	decideRe     = regexp.MustCompile(`(?i)^\s*(approve|approved|deny|denied|reject|decline)\s+(?:request\s+|approval\s+)?([a-z0-9][a-z0-9._:-]{2,80})\b[\s,.:;-]*(?:(?:because|reason:?|as|since)\s+)?(.*)$`)
+	approvalsRe  = regexp.MustCompile(`\b(?:what|anything|which|list|show)\b.{0,30}\b(?:to approve|waiting for (?:me|my approval)|my approvals|pending approvals|approvals? (?:for|waiting on) me)\b`)
 	emergencyRe  = regexp.MustCompile(`\b(?:emergency|break[- ]glass|sev ?-?[01]|p0|p1 incident|outage)\b`)
 )
 
@@ -250,6 +257,13 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 	u.Forever = foreverRe.MatchString(t)
 	u.Duration, u.DurationText, _ = ParseDuration(text, now, loc)
 	u.Level, u.LevelWord = matchLevels(t)
+	if m := decideRe.FindStringSubmatch(strings.TrimSpace(text)); m != nil && strings.ContainsAny(m[2], "-0123456789") {
+		u.Decide, u.DecideID, u.DecideReason = "deny", m[2], strings.TrimSpace(m[3])
+		if v := strings.ToLower(m[1]); strings.HasPrefix(v, "approve") {
+			u.Decide = "approve"
+		}
+	}
+	u.ListApprovals = approvalsRe.MatchString(t)
 	switch {
 	case statusRe.MatchString(t) && !relinquishRe.MatchString(t) && !extendRe.MatchString(t):
 		u.Action = conv.ActionStatus

@@ -33,6 +33,11 @@ var (
 	ErrGrantNotActive     = errors.New("grant is not active")
 	ErrBadDuration        = errors.New("duration must be positive")
 	ErrBadOption          = errors.New("option is not valid")
+	// ErrDecisionRefused wraps the approval service's own words for refusing a decision
+	// (not an approver of this stage, already decided, no such approval).
+	ErrDecisionRefused = errors.New("decision refused")
+	// ErrNoApprovals means this agent has no approval service to decide through.
+	ErrNoApprovals = errors.New("approvals are not available here")
 )
 
 // Policy previews decisions (PolicyService.Evaluate with record=false).
@@ -43,6 +48,14 @@ type Policy interface {
 // Approvals resolves who would approve (ApprovalService.Requirements).
 type Approvals interface {
 	Requirements(ctx context.Context, req *igav1.AccessRequest) (*igav1.RequirementsResponse, error)
+}
+
+// Decisions records approvers' decisions (ApprovalService.Decide and ListApprovals).
+// Refusals are returned wrapping ErrDecisionRefused with a message fit for the user.
+type Decisions interface {
+	Decide(ctx context.Context, approvalID, approver string, approve bool, reason string) (*igav1.Approval, error)
+	// Pending lists the approvals the approver may decide now.
+	Pending(ctx context.Context, approver string) ([]*igav1.Approval, error)
 }
 
 // Grants reads the grants ledger (EntitlementsService).
@@ -68,6 +81,8 @@ type Deps struct {
 	Approvals Approvals
 	Grants    Grants
 	Actions   Actions
+	// Decisions is optional; without it the agent cannot record approvals.
+	Decisions Decisions
 }
 
 // Tools holds the dependencies and a search index cached per directory snapshot.
@@ -480,4 +495,25 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// DecideApproval records the speaker's decision on an approval (by approval or request
+// id). The approval service checks that they may decide it; the agent only relays.
+func (s *Session) DecideApproval(ctx context.Context, approver, id string, approve bool, reason string) (*igav1.Approval, error) {
+	if s.t.deps.Decisions == nil {
+		return nil, ErrNoApprovals
+	}
+	a, err := s.t.deps.Decisions.Decide(ctx, id, approver, approve, clip(reason, 500))
+	s.record("decide_approval", fmt.Sprintf("id=%s approve=%v", id, approve), a.GetStatus().String(), err)
+	return a, err
+}
+
+// PendingApprovals lists what the speaker may decide now.
+func (s *Session) PendingApprovals(ctx context.Context, approver string) ([]*igav1.Approval, error) {
+	if s.t.deps.Decisions == nil {
+		return nil, ErrNoApprovals
+	}
+	as, err := s.t.deps.Decisions.Pending(ctx, approver)
+	s.record("pending_approvals", "approver="+approver, fmt.Sprintf("%d pending", len(as)), err)
+	return as, err
 }
