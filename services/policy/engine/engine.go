@@ -21,9 +21,9 @@
 //     default duration is the smallest of the rules' default_duration and the catalog's
 //     default_duration, else the file's default, capped at the max. A request without a duration gets the default; a request
 //     above the max is granted the max and the reason says so.
-//  6. Break-glass: an emergency request that would otherwise be allowed or need approval,
-//     from someone the break_glass condition admits, is allowed at once for at most
-//     break_glass.max_duration and flagged for review after the fact. Denials stand.
+//  6. Break-glass: an emergency request with a justification that would otherwise need
+//     approval, from someone the break_glass condition admits, is allowed at once for at
+//     most break_glass.max_duration and flagged for review after the fact. Denials stand.
 package engine
 
 import (
@@ -393,7 +393,12 @@ func (p *Policy) evaluate(in *Input) Decision {
 	}
 
 	if in.Request.Emergency && p.breakGlass != nil && d.Effect == RequireApproval {
-		if ok, _ := holds(p.breakGlass.when, in); ok {
+		ok, _ := holds(p.breakGlass.when, in)
+		if ok && strings.TrimSpace(in.Request.Justification) == "" {
+			ok = false
+			d.Remediation = append(d.Remediation, "say what the emergency is (a justification) to use the emergency path")
+		}
+		if ok {
 			b := p.breakGlass
 			d.Effect, d.Steps, d.BreakGlass = Allow, nil, true
 			if d.MaxDuration == 0 || b.maxDuration < d.MaxDuration {

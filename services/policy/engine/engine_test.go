@@ -119,6 +119,8 @@ func TestEvaluate(t *testing.T) {
 		}(), effect: RequireApproval, steps: "manager@1,security@1", rules: []string{"write-with-manager", "sod:stripe-money"}},
 		{name: "break-glass for on-call: allowed, capped, flagged", in: input(sam, "aws-prod:admin", Request{Duration: 4 * h, Emergency: true, Justification: "sev1", TicketRef: "INC-1"}),
 			effect: Allow, max: h, granted: h, breakGlass: true, rules: []string{"critical-two-stage", "break-glass"}, reasonHas: []string{"break-glass", "reviewed after the fact"}},
+		{name: "break-glass needs a justification", in: input(sam, "snowflake:analyst", Request{Emergency: true}),
+			effect: RequireApproval, remedyHas: "say what the emergency is"},
 		{name: "break-glass does not lift a denial", in: input(jo, "aws-prod:admin", Request{Emergency: true, Justification: "sev1", TicketRef: "INC-1"}),
 			effect: Deny},
 		{name: "emergency from someone not on call follows normal policy", in: input(dana, "snowflake:analyst", Request{Emergency: true}),
