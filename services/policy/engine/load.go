@@ -171,7 +171,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		c.document(&docs[i], nodes[i])
 	}
 	if len(c.errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(c.errs...))
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, c.err())
 	}
 	p.idx = buildIndex(p.rules)
 	return p, nil
@@ -243,7 +243,7 @@ type compiler struct {
 	p     *Policy
 	ids   map[string]int // rule id -> line
 	conds map[string]condition
-	errs  []error
+	errs  []lineError
 }
 
 // condition is a named CEL condition a rule may use as @name; it is expanded into the
@@ -316,7 +316,22 @@ func (c *compiler) expand(expr string, depth int) (string, error) {
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, args...)))
+	c.errs = append(c.errs, lineError{line, fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, args...))})
+}
+
+type lineError struct {
+	line int
+	err  error
+}
+
+// err joins the problems found, in the order of the file.
+func (c *compiler) err() error {
+	slices.SortStableFunc(c.errs, func(a, b lineError) int { return a.line - b.line })
+	errs := make([]error, len(c.errs))
+	for i, e := range c.errs {
+		errs[i] = e.err
+	}
+	return errors.Join(errs...)
 }
 
 func (c *compiler) source(line int) string { return fmt.Sprintf("%s:%d", filepath.Base(c.name), line) }
@@ -457,7 +472,13 @@ func (c *compiler) cel(line int, where, expr string) cel.Program {
 	}
 	ast, iss := c.env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
-		c.errorf(line, "%s: when: %s", where, oneLine(iss.Err().Error()))
+		for _, e := range iss.Errors() {
+			msg := fmt.Sprintf("%s: when: %s, at column %d of %q", where, e.Message, e.Location.Column()+1, expr)
+			if strings.Contains(e.Message, "undefined field") || strings.Contains(e.Message, "undeclared reference") {
+				msg += "; " + attributes
+			}
+			c.errorf(line, "%s", msg)
+		}
 		return nil
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
@@ -481,9 +502,11 @@ func (c *compiler) cel(line int, where, expr string) cel.Program {
 	return prg
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
-}
+// attributes is the reference a policy author needs when they misspell one.
+const attributes = "conditions can use person.{email, department, title, manager, groups, employment_type, " +
+	"location, status, time_zone}, entitlement.{id, app, name, level, risk, tags, owner}, " +
+	"request.{duration, justification, ticket_ref, on_behalf, requester, emergency} and " +
+	"context.{now, weekday, hour, held, pending}"
 
 func (c *compiler) steps(ys []stepYAML, n *yaml.Node, where string) []Step {
 	var out []Step
