@@ -5,16 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-iga/iga/pkg/directory"
 	"github.com/agentic-iga/iga/services/agent/eval"
+	"github.com/agentic-iga/iga/services/agent/planner"
 )
 
-// newEvalCmd scores the agent's built-in planner offline on a JSONL file of conversations.
+// newEvalCmd scores the agent's planner (built-in by default) on a JSONL file of conversations.
 func newEvalCmd(g *globals) *cobra.Command {
-	var casesPath, dataDir string
+	var casesPath, dataDir, plannerName string
+	var gem planner.GeminiConfig
 	var verbose, strict bool
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -41,7 +44,18 @@ services/agent/testdata/eval/README.md.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", casesPath, err)
 			}
-			rep, err := eval.Run(context.Background(), snap, cases, eval.Builtin)
+			factory := eval.Builtin
+			switch plannerName {
+			case "builtin":
+			case "gemini":
+				if gem.APIKey == "" {
+					gem.APIKey = os.Getenv("IGA_GEMINI_API_KEY")
+				}
+				factory = eval.Gemini(gem)
+			default:
+				return fmt.Errorf("--planner %q: use builtin or gemini", plannerName)
+			}
+			rep, err := eval.Run(context.Background(), snap, cases, factory)
 			if err != nil {
 				return err
 			}
@@ -65,5 +79,10 @@ services/agent/testdata/eval/README.md.`,
 	cmd.Flags().StringVar(&dataDir, "data", "deploy/demo", "directory holding people.yaml and catalog.yaml")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print the transcript of each failing conversation")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit non-zero when a goal is not met")
+	cmd.Flags().StringVar(&plannerName, "planner", "builtin", "planner to score: builtin or gemini")
+	cmd.Flags().StringVar(&gem.APIKey, "gemini-api-key", "", "Gemini API key (env IGA_GEMINI_API_KEY)")
+	cmd.Flags().StringVar(&gem.Model, "gemini-model", "gemini-2.5-flash", "Gemini model")
+	cmd.Flags().StringVar(&gem.BaseURL, "gemini-base-url", "", "Gemini API base URL (empty: Google's)")
+	cmd.Flags().DurationVar(&gem.Timeout, "gemini-timeout", 20*time.Second, "time limit of one Gemini planning turn")
 	return cmd
 }

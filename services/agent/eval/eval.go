@@ -182,10 +182,17 @@ func (r *Report) Failed() []Outcome {
 }
 
 // NewPlanner builds the planner under evaluation over a toolbox.
-type NewPlanner func(t *tools.Tools) planner.Planner
+type NewPlanner func(t *tools.Tools) (planner.Planner, error)
 
 // Builtin is the built-in planner factory.
-func Builtin(t *tools.Tools) planner.Planner { return planner.NewBuiltin(t) }
+func Builtin(t *tools.Tools) (planner.Planner, error) { return planner.NewBuiltin(t), nil }
+
+// Gemini is the Gemini planner factory for a configuration.
+func Gemini(cfg planner.GeminiConfig) NewPlanner {
+	return func(t *tools.Tools) (planner.Planner, error) {
+		return planner.NewGemini(context.Background(), cfg, t, nil)
+	}
+}
 
 // Run plays every case against a fresh in-memory world (policy, ledger, submissions) over
 // the snapshot and scores the outcomes.
@@ -235,7 +242,10 @@ func play(ctx context.Context, snap *directory.Snapshot, c Case, newPlanner NewP
 	actions := inmem.NewActions(ledger)
 	pol := inmem.Policy{Dir: dir}
 	tl := tools.New(tools.Deps{Directory: dir, Policy: pol, Approvals: pol, Grants: ledger, Actions: actions})
-	p := newPlanner(tl)
+	p, err := newPlanner(tl)
+	if err != nil {
+		return Outcome{}, "", err
+	}
 	st := conv.New("eval-" + c.ID)
 	st.Channel = "eval"
 	o := Outcome{Case: c}

@@ -3,12 +3,16 @@ package eval_test
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentic-iga/iga/pkg/directory"
 	"github.com/agentic-iga/iga/services/agent/eval"
+	"github.com/agentic-iga/iga/services/agent/planner"
 )
 
 // TestDevSet scores the built-in planner on the dev set against the demo dataset and
@@ -85,5 +89,36 @@ func TestHoldout(t *testing.T) {
 	t.Log("\n" + out.String())
 	if rep.OverPermission.Hits > 0 {
 		t.Fatalf("over-permission on the held-out set:\n%s", out.String())
+	}
+}
+
+// The runner scores the Gemini planner too; against an unavailable model every turn falls
+// back to the built-in rules, so the scores hold and each fallback is said.
+func TestGeminiFallbackScores(t *testing.T) {
+	snap, err := directory.LoadDir("../../../deploy/demo")
+	if err != nil {
+		t.Skipf("demo dataset not loadable: %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}`, http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	cases, err := eval.LoadCases(strings.NewReader(
+		`{"id":"a","person":"dana.reyes@acme.example","turns":["I need to look at the payments dashboards for the audit this week","yes"],"expect":{"entitlement":"grafana:payments-viewer","duration":"70h","submitted":true}}` + "\n" +
+			`{"id":"b","person":"sam.patel@acme.example","turns":["I need access to snowflake"],"expect":{"clarify":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eval.Run(context.Background(), snap, cases, eval.Gemini(planner.GeminiConfig{APIKey: "k", BaseURL: srv.URL, Timeout: 5 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Planner != "gemini" || !rep.Passed() || rep.Top1.Hits != 1 || rep.ClarRecall.Hits != 1 {
+		var out bytes.Buffer
+		rep.Print(&out, true)
+		t.Fatalf("gemini fallback scores:\n%s", out.String())
+	}
+	if !strings.HasPrefix(rep.Outcomes[0].Replies[0].Text, planner.FallbackNote) {
+		t.Fatalf("fallback not said: %q", rep.Outcomes[0].Replies[0].Text)
 	}
 }

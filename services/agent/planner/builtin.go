@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -203,7 +202,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 	prev := t.st.Draft
 	t.st.Pending = nil
 	r, err := t.fresh(text, u)
-	if err == nil && r.Kind == conv.ReplyQuestion && r.Text == t.couldNotFind(text) && prev != nil {
+	if err == nil && r.Kind == conv.ReplyQuestion && r.Text == notFoundText && prev != nil {
 		t.st.Draft, t.st.Pending = prev, p
 		return t.reask("I didn't understand that as an answer. "), nil
 	}
@@ -282,9 +281,7 @@ func (t *turn) pickOption(lower string, opts []conv.Option, hasDuration bool) st
 // Tokenize splits like the catalog index does.
 func Tokenize(s string) []string { return tools.Tokenize(s) }
 
-func (t *turn) couldNotFind(string) string {
-	return "I couldn't match that to anything in the catalog. Which app is it, and what do you need to do there? (For example: \"view dashboards in Grafana\", \"read access to Snowflake\".)"
-}
+const notFoundText = "I couldn't match that to anything in the catalog. Which app is it, and what do you need to do there? (For example: \"view dashboards in Grafana\", \"read access to Snowflake\".)"
 
 // fresh handles a message that starts something new.
 func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
@@ -584,7 +581,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 			if u.Level != "" {
 				return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("Which app do you need %s access to, and for what task?", u.Level)}, nil
 			}
-			return conv.Reply{Kind: conv.ReplyQuestion, Text: t.couldNotFind(text)}, nil
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: notFoundText}, nil
 		}
 		all := map[string]bool{}
 		for _, h := range hits {
@@ -759,7 +756,7 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 	cands := t.candidates(appID, hits)
 	if len(cands) == 0 {
 		t.st.Reset()
-		return conv.Reply{Kind: conv.ReplyQuestion, Text: t.couldNotFind("")}, nil
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: notFoundText}, nil
 	}
 	var chosen *cand
 	why := ""
@@ -1059,8 +1056,6 @@ func (t *turn) confirm() (conv.Reply, error) {
 	return conv.Reply{Kind: conv.ReplySubmitted, Text: text, RequestID: id, EntitlementID: req.GetEntitlementId(), Duration: dur}, nil
 }
 
-var quoteRe = regexp.MustCompile(`"[^"]*"`)
-
 // userError turns a tool error into words for the user, without internals.
 func userError(err error) string {
 	switch {
@@ -1073,7 +1068,7 @@ func userError(err error) string {
 	case errors.Is(err, tools.ErrBadDuration):
 		return "the duration must be positive."
 	}
-	return quoteRe.ReplaceAllString("something went wrong checking it.", "")
+	return "something went wrong checking it."
 }
 
 // span is a duration and when it would end: "2 days 14 hours (until Sat 5 Dec 00:00 UTC)".
