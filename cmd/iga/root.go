@@ -44,6 +44,8 @@ Start everything on this machine with 'iga dev' (or 'make run'), then talk to it
 		newDecideCmd(g, false),
 		newGrantsCmd(g),
 		newEventsCmd(g),
+		newPolicyCmd(g),
+		newEvalCmd(g),
 		newDevCmd(g),
 		newBenchCmd(g),
 	)
