@@ -242,10 +242,15 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 	if t.GetTurnId() == "" || t.GetConversationId() == "" || t.GetPersonEmail() == "" {
 		return bus.Permanent(fmt.Errorf("turn on %s lacks turn id, conversation or person", m.Subject))
 	}
-	if err := s.waitForEarlier(ctx, m); err != nil {
-		return err
-	}
 	log := s.log.With("turn_id", t.GetTurnId(), "conversation_id", t.GetConversationId(), "person", t.GetPersonEmail())
+	if err := s.waitForEarlier(ctx, m); err != nil {
+		if m.Deliveries < maxDeliver {
+			return err
+		}
+		// Waited all it may: answering late beats never answering, and the state's
+		// compare-and-set still keeps the two turns from overwriting each other.
+		log.Warn("handling a turn while an earlier one is still pending", "err", err)
+	}
 	in := planner.Input{TurnID: t.GetTurnId(), Person: t.GetPersonEmail(), Text: t.GetText(),
 		Option: t.GetOptionValue(), Now: s.now()}
 	var reply conv.Reply
@@ -289,7 +294,7 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 	case errors.Is(err, convstore.ErrUnavailable):
 		log.Error("conversation store unavailable", "err", err)
 		reply = conv.Reply{Kind: conv.ReplyError, Text: memoryDownText}
-	case m.Deliveries+1 >= maxDeliver:
+	case m.Deliveries >= maxDeliver:
 		log.Error("turn failed on its last delivery", "err", err)
 		reply = conv.Reply{Kind: conv.ReplyError, Text: failedText}
 	default:
