@@ -260,8 +260,10 @@ func (p *Policy) evaluate(in *Input) Decision {
 		stepsIn  []Step
 		gating   []string // reasons of the rules demanding approval
 		allowers []string
-		limits   []limit
-		defaults []limit
+		limitBuf [4]limit
+		defBuf   [4]limit
+		limits   = limitBuf[:0]
+		defaults = defBuf[:0]
 	)
 	e := &in.Entitlement
 	for _, i := range p.idx.candidates(e, buf[:0]) {
@@ -306,10 +308,10 @@ func (p *Policy) evaluate(in *Input) Decision {
 			allowers = append(allowers, reason)
 		}
 		if r.maxDuration > 0 {
-			limits = append(limits, limit{r.maxDuration, "rule " + r.id})
+			limits = append(limits, limit{r.maxDuration, "rule ", r.id})
 		}
 		if r.defaultDuration > 0 {
-			defaults = append(defaults, limit{r.defaultDuration, "rule " + r.id})
+			defaults = append(defaults, limit{r.defaultDuration, "rule ", r.id})
 		}
 		if r.remediation != "" {
 			remedies = append(remedies, r.remediation)
@@ -339,10 +341,10 @@ func (p *Policy) evaluate(in *Input) Decision {
 
 	// Durations: the shortest limit wins.
 	if e.MaxDuration > 0 {
-		limits = append(limits, limit{e.MaxDuration, "the catalog limit of " + e.ID})
+		limits = append(limits, limit{e.MaxDuration, "the catalog limit of ", e.ID})
 	}
 	if p.maxDuration > 0 {
-		limits = append(limits, limit{p.maxDuration, "the policy-wide limit"})
+		limits = append(limits, limit{p.maxDuration, "the policy-wide limit", ""})
 	}
 	maxD := shortest(limits)
 	d.MaxDuration = maxD.d
@@ -362,11 +364,11 @@ func (p *Policy) evaluate(in *Input) Decision {
 
 	// The duration to grant.
 	if e.DefaultDuration > 0 {
-		defaults = append(defaults, limit{e.DefaultDuration, "the catalog default of " + e.ID})
+		defaults = append(defaults, limit{e.DefaultDuration, "the catalog default of ", e.ID})
 	}
 	def := shortest(defaults)
 	if def.d == 0 {
-		def = limit{p.defaultDuration, "the policy default"}
+		def = limit{p.defaultDuration, "the policy default", ""}
 	}
 	if maxD.d > 0 && def.d > maxD.d {
 		def = maxD
@@ -375,10 +377,10 @@ func (p *Policy) evaluate(in *Input) Decision {
 	switch req := in.Request.Duration; {
 	case req <= 0:
 		d.GrantedDuration = def.d
-		durationNote = fmt.Sprintf(" No duration was asked, so it is granted for %s (%s).", directory.FormatDuration(def.d), def.why)
+		durationNote = fmt.Sprintf(" No duration was asked, so it is granted for %s (%s).", directory.FormatDuration(def.d), def.why())
 	case maxD.d > 0 && req > maxD.d:
 		d.GrantedDuration = maxD.d
-		durationNote = fmt.Sprintf(" The %s asked for is capped at %s (%s).", directory.FormatDuration(req), directory.FormatDuration(maxD.d), maxD.why)
+		durationNote = fmt.Sprintf(" The %s asked for is capped at %s (%s).", directory.FormatDuration(req), directory.FormatDuration(maxD.d), maxD.why())
 	default:
 		d.GrantedDuration = req
 	}
@@ -417,10 +419,14 @@ func (p *Policy) evaluate(in *Input) Decision {
 	return d
 }
 
+// limit is a duration and where it comes from ("rule " + id); the text is only built
+// when a reason needs it.
 type limit struct {
-	d   time.Duration
-	why string
+	d          time.Duration
+	source, id string
 }
+
+func (l limit) why() string { return l.source + l.id }
 
 func shortest(ls []limit) limit {
 	var best limit
@@ -502,36 +508,24 @@ func (s sodSet) has(id string) bool {
 // mergeSteps unions steps by approver, keeping the earliest stage and the largest quorum,
 // and renumbers stages 1, 2, ... in order.
 func mergeSteps(in []Step) []Step {
-	type key struct {
-		k ApproverKind
-		g string
-	}
-	byKey := map[key]Step{}
-	var order []key
-	for _, s := range in {
-		k := key{s.Kind, s.Group}
-		cur, seen := byKey[k]
-		if !seen {
-			byKey[k] = s
-			order = append(order, k)
+	out := make([]Step, 0, len(in))
+	for _, st := range in {
+		i := slices.IndexFunc(out, func(o Step) bool { return o.Kind == st.Kind && o.Group == st.Group })
+		if i < 0 {
+			out = append(out, st)
 			continue
 		}
-		cur.Stage = min(cur.Stage, s.Stage)
-		cur.Quorum = max(cur.Quorum, s.Quorum)
-		byKey[k] = cur
+		out[i].Stage = min(out[i].Stage, st.Stage)
+		out[i].Quorum = max(out[i].Quorum, st.Quorum)
 	}
-	out := make([]Step, 0, len(order))
-	for _, k := range order {
-		out = append(out, byKey[k])
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Stage != out[j].Stage {
-			return out[i].Stage < out[j].Stage
+	slices.SortStableFunc(out, func(a, b Step) int {
+		if a.Stage != b.Stage {
+			return a.Stage - b.Stage
 		}
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
+		if a.Kind != b.Kind {
+			return int(a.Kind) - int(b.Kind)
 		}
-		return out[i].Group < out[j].Group
+		return strings.Compare(a.Group, b.Group)
 	})
 	stage, last := 0, -1
 	for i := range out {
