@@ -132,3 +132,16 @@ func refusal(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// requestsClient reads requests through RequestsService.
+type requestsClient struct{ c igav1.RequestsServiceClient }
+
+func (r requestsClient) ListRequests(ctx context.Context, person string) ([]*igav1.RequestView, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	res, err := r.c.ListRequests(ctx, &igav1.ListRequestsRequest{PersonEmail: person})
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	return res.GetRequests(), nil
+}

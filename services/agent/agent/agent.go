@@ -128,6 +128,7 @@ func NewWithRedis(env svc.Env, cfg Config, rdb *redis.Client) (*Service, error) 
 		Grants:    grantsClient{igav1.NewEntitlementsServiceClient(env.Conn)},
 		Actions:   &lazyActions{s: s},
 		Decisions: decisionsClient{igav1.NewApprovalServiceClient(env.Conn)},
+		Requests:  requestsClient{igav1.NewRequestsServiceClient(env.Conn)},
 	})
 	p, err := NewPlanner(cfg, s.tools, log)
 	if err != nil {

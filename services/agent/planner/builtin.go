@@ -311,22 +311,47 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 	return t.request(text, u)
 }
 
-// status lists the person's active access.
+// status lists the person's active access and the requests still on their way.
 func (t *turn) status() (conv.Reply, error) {
 	t.st.Reset()
 	gs, err := t.s.ActiveGrants(t.ctx, t.me.GetEmail())
 	if err != nil {
 		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, nil
 	}
-	if len(gs) == 0 {
-		return conv.Reply{Kind: conv.ReplyInfo, Text: "You hold no access granted through iga right now."}, nil
+	open, _ := t.s.OpenRequests(t.ctx, t.me.GetEmail())
+	if len(gs) == 0 && len(open) == 0 {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "You hold no access granted through iga right now, and no request of yours is open."}, nil
 	}
 	var b strings.Builder
-	b.WriteString("You currently hold:")
-	for _, g := range gs {
-		fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+	if len(gs) == 0 {
+		b.WriteString("You hold no access granted through iga right now.")
+	} else {
+		b.WriteString("You currently hold:")
+		for _, g := range gs {
+			fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+		}
 	}
-	b.WriteString("\nSay \"extend …\" for more time or \"I don't need … anymore\" to give one up.")
+	if len(open) > 0 {
+		b.WriteString("\nOpen requests:")
+		for _, v := range open[:min(len(open), 10)] {
+			r := v.GetRequest()
+			fmt.Fprintf(&b, "\n• %s — %s", r.GetId(), t.label(r.GetEntitlementId()))
+			if !strings.EqualFold(r.GetBeneficiaryEmail(), t.me.GetEmail()) {
+				fmt.Fprintf(&b, " for %s", r.GetBeneficiaryEmail())
+			}
+			switch v.GetStatus() {
+			case igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
+				fmt.Fprintf(&b, ": waiting for approval from %s", strings.Join(v.GetApproval().GetApprovers(), " or "))
+			case igav1.RequestStatus_REQUEST_STATUS_APPROVED:
+				b.WriteString(": approved, being granted")
+			default:
+				b.WriteString(": submitted, policy is deciding")
+			}
+		}
+	}
+	if len(gs) > 0 {
+		b.WriteString("\nSay \"extend …\" for more time or \"I don't need … anymore\" to give one up.")
+	}
 	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
 }
 

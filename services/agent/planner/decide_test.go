@@ -73,3 +73,26 @@ func TestApproversDecideInChat(t *testing.T) {
 		t.Fatalf("no approval service: %+v", r)
 	}
 }
+
+type fakeRequests []*igav1.RequestView
+
+func (f fakeRequests) ListRequests(context.Context, string) ([]*igav1.RequestView, error) { return f, nil }
+
+func TestStatusShowsOpenRequests(t *testing.T) {
+	h := newHarness(t)
+	snap := h.snap
+	dir := func() *directory.Snapshot { return snap }
+	pol := inmem.Policy{Dir: dir}
+	reqs := fakeRequests{
+		{Request: &igav1.AccessRequest{Id: "r-1", EntitlementId: "snowflake:analyst", BeneficiaryEmail: sam},
+			Status: igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL, Approval: &igav1.Approval{Approvers: []string{priya}}},
+		{Request: &igav1.AccessRequest{Id: "r-0", EntitlementId: "github:read", BeneficiaryEmail: sam},
+			Status: igav1.RequestStatus_REQUEST_STATUS_ACTIVE},
+	}
+	h.p = NewBuiltin(tools.New(tools.Deps{Directory: dir, Policy: pol, Approvals: pol, Grants: h.ledger, Actions: h.actions, Requests: reqs}))
+	r := h.say(sam, "what's the status of my request?")
+	if r.Kind != conv.ReplyInfo || !strings.Contains(r.Text, "r-1") || !strings.Contains(r.Text, "waiting for approval from "+priya) ||
+		strings.Contains(r.Text, "r-0") {
+		t.Fatalf("status: %+v", r)
+	}
+}

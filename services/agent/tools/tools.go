@@ -58,6 +58,12 @@ type Decisions interface {
 	Pending(ctx context.Context, approver string) ([]*igav1.Approval, error)
 }
 
+// Requests reads requests with their whole story (RequestsService).
+type Requests interface {
+	// ListRequests lists requests where the person is requester or beneficiary.
+	ListRequests(ctx context.Context, person string) ([]*igav1.RequestView, error)
+}
+
 // Grants reads the grants ledger (EntitlementsService).
 type Grants interface {
 	CheckAccess(ctx context.Context, person, entitlementID string) (*igav1.Grant, bool, error)
@@ -83,6 +89,8 @@ type Deps struct {
 	Actions   Actions
 	// Decisions is optional; without it the agent cannot record approvals.
 	Decisions Decisions
+	// Requests is optional; without it status lists grants only.
+	Requests Requests
 }
 
 // Tools holds the dependencies and a search index cached per directory snapshot.
@@ -516,4 +524,27 @@ func (s *Session) PendingApprovals(ctx context.Context, approver string) ([]*iga
 	as, err := s.t.deps.Decisions.Pending(ctx, approver)
 	s.record("pending_approvals", "approver="+approver, fmt.Sprintf("%d pending", len(as)), err)
 	return as, err
+}
+
+// OpenRequests lists the person's requests still on their way (submitted, waiting for
+// approval, approved but not yet granted), newest first. Without a requests reader it
+// returns none.
+func (s *Session) OpenRequests(ctx context.Context, person string) ([]*igav1.RequestView, error) {
+	if s.t.deps.Requests == nil {
+		return nil, nil
+	}
+	all, err := s.t.deps.Requests.ListRequests(ctx, person)
+	var open []*igav1.RequestView
+	for _, v := range all {
+		switch v.GetStatus() {
+		case igav1.RequestStatus_REQUEST_STATUS_SUBMITTED, igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL,
+			igav1.RequestStatus_REQUEST_STATUS_APPROVED:
+			open = append(open, v)
+		}
+	}
+	sort.SliceStable(open, func(i, j int) bool {
+		return open[i].GetRequest().GetCreatedAt().AsTime().After(open[j].GetRequest().GetCreatedAt().AsTime())
+	})
+	s.record("list_requests", "person="+person, fmt.Sprintf("%d open", len(open)), err)
+	return open, err
 }
