@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/directory"
@@ -33,7 +35,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 language and how rules combine). 'iga policy test' runs policy unit tests written in YAML;
 'iga policy simulate' replays past requests against a changed policy.`,
 	}
-	cmd.AddCommand(newPolicyShowCmd(g), newPolicyTestCmd(g), newPolicySimulateCmd(g))
+	cmd.AddCommand(newPolicyShowCmd(g), newPolicyExplainCmd(g), newPolicyTestCmd(g), newPolicySimulateCmd(g))
 	return cmd
 }
 
@@ -70,6 +72,88 @@ func newPolicyShowCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newPolicyExplainCmd(g *globals) *cobra.Command {
+	var policyFile, dataDir, person, requester, duration, justification, ticket, at string
+	var emergency bool
+	var held, pending []string
+	cmd := &cobra.Command{
+		Use:   "explain ENTITLEMENT --person EMAIL",
+		Short: "Decide one request offline and explain it: matched rules, reasons, what would change it",
+		Example: `  iga policy explain snowflake:analyst --person sam.patel@acme.example
+  iga policy explain aws-prod:admin --person sam.patel@acme.example --duration 24h --justification "rotate keys for INC-2077"
+  iga policy explain netsuite:ap-approver --person dana.reyes@acme.example --held netsuite:ap-clerk`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if person == "" {
+				return errors.New("say whose access it is with --person EMAIL")
+			}
+			pol, err := engine.Load(policyFile)
+			if err != nil {
+				return err
+			}
+			snap, err := directory.LoadDir(dataDir)
+			if err != nil {
+				return fmt.Errorf("load directory data: %w", err)
+			}
+			d, err := directory.ParseDuration(duration)
+			if err != nil {
+				return fmt.Errorf("--duration: %w", err)
+			}
+			now := time.Now().UTC()
+			if at != "" {
+				if now, err = time.Parse(time.RFC3339, at); err != nil {
+					return fmt.Errorf("--at %q: write it like 2026-12-07T10:00:00Z", at)
+				}
+			}
+			ar := &igav1.AccessRequest{Id: "explain", RequesterEmail: requester, BeneficiaryEmail: person,
+				EntitlementId: args[0], Justification: justification, TicketRef: ticket, Emergency: emergency}
+			if d > 0 {
+				ar.Duration = durationpb.New(d)
+			}
+			dec, err := policy.Decide(pol, snap, ar, held, pending, now)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), dec)
+			}
+			writeExplanation(cmd.OutOrStdout(), dec)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&policyFile, "policy", "deploy/demo/policy.yaml", "policy file")
+	f.StringVar(&dataDir, "data", "deploy/demo", "folder with people.yaml and catalog.yaml")
+	f.StringVar(&person, "person", "", "who gets the access")
+	f.StringVar(&requester, "requester", "", "who asks, when on someone's behalf")
+	f.StringVar(&duration, "duration", "", "how long, e.g. 8h, 7d, 2w (default: policy's default)")
+	f.StringVar(&justification, "justification", "", "why the access is needed")
+	f.StringVar(&ticket, "ticket", "", "ticket reference, e.g. INC-1234")
+	f.BoolVar(&emergency, "emergency", false, "ask through the emergency (break-glass) path")
+	f.StringSliceVar(&held, "held", nil, "entitlements the person holds (for separation of duties)")
+	f.StringSliceVar(&pending, "pending", nil, "entitlements the person is waiting for")
+	f.StringVar(&at, "at", "", "decide as of this time (RFC 3339; default now)")
+	return cmd
+}
+
+func writeExplanation(w io.Writer, d *igav1.PolicyDecision) {
+	fmt.Fprintf(w, "%s — %s\n", strings.ToLower(strings.TrimPrefix(d.GetEffect().String(), "EFFECT_")), d.GetReason())
+	if steps := policytest.Steps(d); len(steps) > 0 {
+		fmt.Fprintf(w, "approvals: %s\n", strings.Join(steps, ", "))
+	}
+	if d.GetGrantedDuration() != nil {
+		fmt.Fprintf(w, "granted for %s (max %s)\n", directory.FormatDuration(d.GetGrantedDuration().AsDuration()),
+			directory.FormatDuration(d.GetMaxDuration().AsDuration()))
+	}
+	for _, m := range d.GetMatchedRules() {
+		fmt.Fprintf(w, "  %-18s %-30s %s\n", m.GetSource(), m.GetRuleId()+" ("+strings.ToLower(strings.TrimPrefix(m.GetEffect().String(), "EFFECT_"))+")", m.GetReason())
+	}
+	for _, r := range d.GetRemediation() {
+		fmt.Fprintf(w, "  → %s\n", r)
+	}
+	fmt.Fprintf(w, "policy %s\n", d.GetPolicyVersion())
 }
 
 func newPolicyTestCmd(g *globals) *cobra.Command {
