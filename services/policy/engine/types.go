@@ -35,7 +35,8 @@ type Entitlement struct {
 	DefaultDuration time.Duration `cel:"-"`
 }
 
-// Request is what was asked (CEL variable `request`). Duration zero means "the default".
+// Request is what was asked (CEL variable `request`). Duration zero means none was asked:
+// conditions see 0s and the decision grants the default.
 type Request struct {
 	Duration      time.Duration `cel:"duration"`
 	Justification string        `cel:"justification"`
