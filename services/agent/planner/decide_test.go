@@ -76,7 +76,9 @@ func TestApproversDecideInChat(t *testing.T) {
 
 type fakeRequests []*igav1.RequestView
 
-func (f fakeRequests) ListRequests(context.Context, string) ([]*igav1.RequestView, error) { return f, nil }
+func (f fakeRequests) ListRequests(context.Context, string) ([]*igav1.RequestView, error) {
+	return f, nil
+}
 
 func TestStatusShowsOpenRequests(t *testing.T) {
 	h := newHarness(t)

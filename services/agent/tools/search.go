@@ -261,7 +261,9 @@ func (ix *Index) AppsNamed(text string) []string {
 			have[c] = true
 		}
 	}
-	var out []string
+	// The longest phrase naming each app: "aws staging" names aws-staging more
+	// specifically than "aws" names aws-prod, so the latter is dropped.
+	named := map[string][]string{}
 	for app, phrases := range ix.appPhrases {
 		for _, ph := range phrases {
 			all := true
@@ -271,14 +273,40 @@ func (ix *Index) AppsNamed(text string) []string {
 					break
 				}
 			}
-			if all {
-				out = append(out, app)
-				break
+			if all && len(ph) > len(named[app]) {
+				named[app] = ph
 			}
+		}
+	}
+	var out []string
+	for app, ph := range named {
+		if !subsumed(ph, named) {
+			out = append(out, app)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// subsumed reports whether another app is named by a longer phrase holding all of ph.
+func subsumed(ph []string, named map[string][]string) bool {
+	for _, other := range named {
+		if len(other) <= len(ph) {
+			continue
+		}
+		in := map[string]bool{}
+		for _, w := range other {
+			in[w] = true
+		}
+		all := true
+		for _, w := range ph {
+			all = all && in[w]
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // Correct maps a query term to catalog terms: itself when known, else the terms within
