@@ -69,11 +69,8 @@ type Index struct {
 	docs   []*doc
 	df     map[string]int
 	avgLen [nFields]float64
-	// appTerms are the terms of app ids, names and aliases, to tell "names the app".
-	appTerms map[string]map[string]bool // term -> app ids
 	// appPhrases are each app's id, name and aliases as token lists.
 	appPhrases map[string][][]string
-	vocab      []string
 	byLen      map[int][]string
 	// postings lists the documents holding each term.
 	postings map[string][]int
@@ -85,7 +82,7 @@ type Index struct {
 
 // NewIndex indexes a snapshot's catalog.
 func NewIndex(s *directory.Snapshot) *Index {
-	ix := &Index{df: map[string]int{}, appTerms: map[string]map[string]bool{}, byLen: map[int][]string{},
+	ix := &Index{df: map[string]int{}, byLen: map[int][]string{},
 		appPhrases: map[string][][]string{}, postings: map[string][]int{}, byApp: map[string][]*igav1.Entitlement{},
 		aliasStart: map[string][]int{}}
 	for _, a := range s.Apps {
@@ -147,14 +144,6 @@ func NewIndex(s *directory.Snapshot) *Index {
 			}
 		}
 		ix.byApp[e.GetAppId()] = append(ix.byApp[e.GetAppId()], e)
-		for _, f := range []field{fAppName, fAppAlias} {
-			for t := range d.tf[f] {
-				if ix.appTerms[t] == nil {
-					ix.appTerms[t] = map[string]bool{}
-				}
-				ix.appTerms[t][a.GetId()] = true
-			}
-		}
 		ix.docs = append(ix.docs, d)
 	}
 	for f := range nFields {
@@ -168,27 +157,12 @@ func NewIndex(s *directory.Snapshot) *Index {
 		})
 	}
 	for t := range ix.df {
-		ix.vocab = append(ix.vocab, t)
 		ix.byLen[len(t)] = append(ix.byLen[len(t)], t)
 	}
-	sort.Strings(ix.vocab)
 	for _, l := range ix.byLen {
 		sort.Strings(l)
 	}
 	return ix
-}
-
-// Known reports whether a term occurs anywhere in the catalog.
-func (ix *Index) Known(term string) bool { return ix.df[term] > 0 }
-
-// NamesApp returns the apps a term names (by id, name or alias).
-func (ix *Index) NamesApp(term string) []string {
-	var out []string
-	for id := range ix.appTerms[term] {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // AppEntitlements returns an app's entitlements, least privileged first.
