@@ -48,6 +48,10 @@ type devConfig struct {
 	LogLevel   string
 	LogFormat  string
 	LogFile    string
+	RedisPrefix  string
+	Planner      string
+	GeminiAPIKey string
+	GeminiModel  string
 	// Redis, when set, is used instead of RedisURL (tests and benchmarks pass theirs).
 	Redis *redis.Client
 }
@@ -86,6 +90,10 @@ serves every service, as an ingress routing by service name would in production.
 	f.IntVar(&c.SCIMPort, "scim-port", 7090, "demo SCIM 2.0 target port")
 	f.StringVar(&c.SCIMToken, "scim-token", "dev-scim-token", "bearer token of the demo SCIM target")
 	f.StringVar(&c.RedisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis for conversation state (env REDIS_URL); empty runs an embedded one")
+	f.StringVar(&c.RedisPrefix, "redis-prefix", "iga:agent:", "prefix of the agent's Redis keys")
+	f.StringVar(&c.Planner, "planner", "", "the agent's planner: builtin, or gemini (default: gemini when a Gemini API key is set, else builtin)")
+	f.StringVar(&c.GeminiAPIKey, "gemini-api-key", os.Getenv("GEMINI_API_KEY"), "Gemini API key (env GEMINI_API_KEY)")
+	f.StringVar(&c.GeminiModel, "gemini-model", "", "Gemini model (default: the agent's)")
 	f.StringVar(&c.DemoDir, "demo", envOr("IGA_DEMO_DIR", "deploy/demo"), "folder with people.yaml, catalog.yaml and policy.yaml")
 	f.StringVar(&c.PolicyFile, "policy-file", "", "policy file (default: policy.yaml in --demo)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -258,7 +266,21 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
 		}},
 		{"agent", func(env svc.Env) (svc.Component, error) {
 			var cfg agent.Config
-			if err := configure(cfg.Flags, nil); err != nil {
+			over := map[string]string{}
+			if c.RedisPrefix != "" {
+				over["redis-prefix"] = c.RedisPrefix
+			}
+			if c.GeminiAPIKey != "" {
+				over["gemini-api-key"] = c.GeminiAPIKey
+				over["planner"] = "gemini"
+			}
+			if c.Planner != "" {
+				over["planner"] = c.Planner
+			}
+			if c.GeminiModel != "" {
+				over["gemini-model"] = c.GeminiModel
+			}
+			if err := configure(cfg.Flags, over); err != nil {
 				return nil, err
 			}
 			return agent.NewWithRedis(env, cfg, rdb)

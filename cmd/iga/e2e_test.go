@@ -27,13 +27,13 @@ func repoDir(t *testing.T) string {
 // startTestStack runs `iga dev` in-process on free ports with a real Redis.
 func startTestStack(t *testing.T) *devStack {
 	t.Helper()
-	rdb, _ := redistest.Client(t)
+	rdb, prefix := redistest.Client(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	st, err := startDev(ctx, devConfig{
 		Host: "127.0.0.1", DataDir: t.TempDir(), SCIMToken: "test-token",
 		DemoDir: filepath.Join(repoDir(t), "deploy", "demo"), LogLevel: "warn", LogFormat: "text",
-		Redis: rdb,
+		Redis: rdb, RedisPrefix: prefix,
 	}, io.Discard)
 	if err != nil {
 		t.Fatalf("start the stack: %v", err)
