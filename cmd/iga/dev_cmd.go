@@ -35,19 +35,19 @@ import (
 
 // devConfig is everything `iga dev` can be told.
 type devConfig struct {
-	Host       string
-	DataDir    string
-	NATSPort   int
-	GRPCPort   int
-	HTTPPort   int
-	SCIMPort   int
-	SCIMToken  string
-	RedisURL   string
-	DemoDir    string
-	PolicyFile string
-	LogLevel   string
-	LogFormat  string
-	LogFile    string
+	Host         string
+	DataDir      string
+	NATSPort     int
+	GRPCPort     int
+	HTTPPort     int
+	SCIMPort     int
+	SCIMToken    string
+	RedisURL     string
+	DemoDir      string
+	PolicyFile   string
+	LogLevel     string
+	LogFormat    string
+	LogFile      string
 	RedisPrefix  string
 	Planner      string
 	GeminiAPIKey string
