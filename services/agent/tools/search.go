@@ -201,7 +201,7 @@ func (ix *Index) AliasPhrases(text string) map[string]string {
 			}
 			seen[i] = true
 			for _, at := range ix.docs[i].aliases {
-				if at[0] == t && strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
+				if strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
 					out[ix.docs[i].ent.GetId()] = strings.Join(at, " ")
 					break
 				}

@@ -68,6 +68,10 @@ func TestAliasPhrases(t *testing.T) {
 	if _, ok := got["grafana:payments-editor"]; !ok {
 		t.Errorf("alias not found: %v", got)
 	}
+	// A doc reached through one word's aliases still has all its aliases checked.
+	if got := ix.AliasPhrases("grafna payments dashboards editor"); got["grafana:payments-editor"] == "" {
+		t.Errorf("alias after a corrected app word not found: %v", got)
+	}
 	if got := ix.AliasPhrases("payments"); len(got) != 0 {
 		t.Errorf("one word matched an alias phrase: %v", got)
 	}
