@@ -188,12 +188,10 @@ func (s *State) Remember(turnID, userText string, r Reply, at time.Time) {
 	s.UpdatedAt = at
 }
 
-// Record appends a tool call to the draft's trail, within the cap.
+// Record appends a tool call to the draft's trail, within the cap. Calls made while no
+// request is being shaped (a status question, say) belong to no request and are not kept.
 func (s *State) Record(c ToolCall) {
-	if s.Draft == nil {
-		s.Draft = &Draft{}
-	}
-	if len(s.Draft.ToolCalls) >= MaxToolCalls {
+	if s.Draft == nil || len(s.Draft.ToolCalls) >= MaxToolCalls {
 		return
 	}
 	c.Args, c.Result, c.Err = clip(c.Args), clip(c.Result), clip(c.Err)

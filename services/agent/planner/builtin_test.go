@@ -116,6 +116,7 @@ func TestConversations(t *testing.T) {
 		}},
 		{name: "status lists holdings", held: map[string]string{"github:read": sam}, steps: []step{
 			{person: sam, text: "what access do I have?", kind: conv.ReplyInfo, contains: "GitHub read"},
+			{person: sam, text: "cancel", kind: conv.ReplyInfo, contains: "nothing in progress"},
 		}},
 		{name: "extend a held grant", held: map[string]string{"github:write": sam}, steps: []step{
 			{person: sam, text: "please extend my github access for another week", kind: conv.ReplyProposal, ent: "github:write", dur: 7 * 24 * time.Hour},
