@@ -290,8 +290,6 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 		return conv.Reply{Kind: conv.ReplyInfo, Text: helpText}, nil
 	case u.Greeting:
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "Hi! " + helpText}, nil
-	case u.Yes || u.No:
-		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing waiting for an answer. " + nothingText}, nil
 	case u.Action == conv.ActionCancel:
 		had := t.st.Draft != nil
 		t.st.Reset()
@@ -299,6 +297,8 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
 		}
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing in progress to cancel."}, nil
+	case u.Yes || u.No:
+		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing waiting for an answer. " + nothingText}, nil
 	case u.Decide != "":
 		return t.decide(u)
 	case u.ListApprovals:
