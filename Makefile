@@ -43,6 +43,19 @@ test-race: ## Run every test with the race detector
 bench: ## Drive N auto-approved requests through the whole loop and compare with raw JetStream (N=500)
 	go run ./cmd/iga bench --requests $${N:-500}
 
+.PHONY: test-peers
+test-peers: ## Check that iga's policy engine, OPA and cedar-go decide the peer benchmark alike (own module: OPA never enters a service)
+	cd bench/policypeers && GOWORK=off go test -count=1 ./...
+
+.PHONY: bench-policy
+bench-policy: ## One policy decision at 10 and 1,000 rules: iga (CEL) against OPA (Rego) and cedar-go, p50/p99 and ratios
+	go test -run '^$$' -bench Decide ./services/policy/...
+	cd bench/policypeers && GOWORK=off go run ./report
+
+.PHONY: bench-expiry
+bench-expiry: ## Lateness of 2,000 expiries due in one second through the expiry service, against bare NATS schedule firing
+	go test -run '^$$' -bench ExpiryLateness -benchtime 2000x ./services/expiry/expiry/
+
 .PHONY: vet
 vet: ## go vet and gofmt
 	go vet $(PKGS) ./pkg/console/browsertest/...
