@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -72,6 +73,24 @@ func TestBadInputNeverGrants(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("notices for strangers and bad channels are refused", func(t *testing.T) {
+		for _, req := range []*igav1.NoticesRequest{
+			{Channel: "cli", ChannelUserId: "mallory@evil.example"},
+			{Channel: "cli.>", ChannelUserId: "dana.reyes@acme.example"},
+			{Channel: "cli"},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			stream, err := intake.Notices(ctx, req)
+			if err == nil {
+				_, err = stream.Recv()
+			}
+			cancel()
+			if code := status.Code(err); code != codes.NotFound && code != codes.InvalidArgument {
+				t.Errorf("notices %v: %v, want NotFound or InvalidArgument", req, err)
+			}
+		}
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

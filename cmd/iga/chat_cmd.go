@@ -22,6 +22,7 @@ import (
 func newChatCmd(g *globals) *cobra.Command {
 	var as, conversation, pick string
 	var timeout time.Duration
+	var follow bool
 	cmd := &cobra.Command{
 		Use:   "chat --as EMAIL [MESSAGE]",
 		Short: "Talk to the access agent (one message, or an interactive session without MESSAGE)",
@@ -30,12 +31,15 @@ func newChatCmd(g *globals) *cobra.Command {
 With MESSAGE, sends it and prints the agent's reply. Messages from the same person form one
 conversation, so you can answer the agent's question with a second 'iga chat'. Without
 MESSAGE, starts an interactive session; answer a question by typing an option's number.
+Notices — approved, denied, granted, revoked, reminders — appear as they happen in an
+interactive session, and with --follow after a message.
 
 --as is dev-mode identity: it says who you are and is trusted. A production deployment
 signs people in through its chat channels (Slack, the web console) instead.`,
 		Example: `  iga chat --as dana.reyes@acme.example "I need to look at the payments dashboards for the audit this week"
   iga chat --as dana.reyes@acme.example yes
-  iga chat --as sam.patel@acme.example`,
+  iga chat --as sam.patel@acme.example
+  iga chat --as sam.patel@acme.example --follow   # only listen for notices`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if as == "" {
@@ -57,6 +61,34 @@ signs people in through its chat channels (Slack, the web console) instead.`,
 				})
 				return resp, g.explain(err)
 			}
+			listen := func(ctx context.Context, out io.Writer) error {
+				stream, err := client.Notices(ctx, &igav1.NoticesRequest{Channel: "cli", ChannelUserId: as, ConversationId: conversation})
+				if err != nil {
+					return g.explain(err)
+				}
+				if _, err := stream.Header(); err != nil {
+					return g.explain(err)
+				}
+				for {
+					n, err := stream.Recv()
+					if err != nil {
+						if ctx.Err() != nil {
+							return nil
+						}
+						return g.explain(err)
+					}
+					if g.json {
+						_ = printJSON(out, n.GetReply())
+						continue
+					}
+					fmt.Fprintf(out, "\n[%s] ", n.GetReply().GetSentAt().AsTime().Local().Format("15:04:05"))
+					printReplies(out, []*igav1.Reply{n.GetReply()})
+				}
+			}
+			if len(args) == 0 && pick == "" && follow {
+				fmt.Fprintf(cmd.OutOrStdout(), "Listening for notices to %s; Ctrl-C stops.\n", as)
+				return listen(cmd.Context(), cmd.OutOrStdout())
+			}
 			if len(args) == 1 || pick != "" {
 				text := ""
 				if len(args) == 1 {
@@ -70,14 +102,21 @@ signs people in through its chat channels (Slack, the web console) instead.`,
 					return printJSON(cmd.OutOrStdout(), resp)
 				}
 				printReplies(cmd.OutOrStdout(), resp.GetReplies())
+				if follow {
+					return listen(cmd.Context(), cmd.OutOrStdout())
+				}
 				return nil
 			}
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			go func() { _ = listen(ctx, cmd.OutOrStdout()) }()
 			return interactive(cmd.InOrStdin(), cmd.OutOrStdout(), as, send)
 		},
 	}
 	cmd.Flags().StringVar(&as, "as", os.Getenv("IGA_AS"), "who you are: a directory email (dev-mode identity; env IGA_AS)")
 	cmd.Flags().StringVar(&conversation, "conversation", "", "conversation id (default: one conversation per person)")
 	cmd.Flags().StringVar(&pick, "pick", "", "answer a question by the value of one of its options")
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep listening for notices (approved, granted, revoked) until Ctrl-C")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "how long to wait for the agent's reply")
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,14 @@ func TestEndToEnd(t *testing.T) {
 		approvals := igav1.NewApprovalServiceClient(conn)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		// Sam listens for what happens to the request, as the chat channels do.
+		notices, err := igav1.NewIntakeServiceClient(conn).Notices(ctx, &igav1.NoticesRequest{Channel: "cli", ChannelUserId: sam})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notices.Header(); err != nil {
+			t.Fatal(err)
+		}
 		list, err := approvals.ListApprovals(ctx, &igav1.ListApprovalsRequest{ApproverEmail: priya,
 			Statuses: []igav1.ApprovalStatus{igav1.ApprovalStatus_APPROVAL_STATUS_PENDING}})
 		if err != nil {
@@ -196,6 +205,17 @@ func TestEndToEnd(t *testing.T) {
 		}
 		events.waitFor(t, "iga.evt.grant.active", 30*time.Second, grantEventFor(id))
 		waitMembership(t, st, "snowflake-analyst", sam, true, 10*time.Second)
+		// Sam is told, without asking, that the access was approved and granted.
+		var told []string
+		for !slices.ContainsFunc(told, func(s string) bool { return strings.Contains(strings.ToLower(s), "granted") }) {
+			n, err := notices.Recv()
+			if err != nil {
+				t.Fatalf("notices so far %q: %v", told, err)
+			}
+			if n.GetReply().GetRequestId() == id {
+				told = append(told, n.GetReply().GetText())
+			}
+		}
 		events.waitFor(t, "iga.evt.grant.revoked", 30*time.Second, grantEventFor(id))
 		waitMembership(t, st, "snowflake-analyst", sam, false, 10*time.Second)
 	})

@@ -319,3 +319,50 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Notices streams the replies of a conversation that answer no turn — decisions, grants,
+// revocations, reminders — until the caller goes away.
+func (g *intakeServer) Notices(req *igav1.NoticesRequest, stream igav1.IntakeService_NoticesServer) error {
+	s := g.s
+	channel, user := req.GetChannel(), req.GetChannelUserId()
+	if !channelName.MatchString(channel) || strings.TrimSpace(user) == "" {
+		return status.Error(codes.InvalidArgument, "a valid channel (e.g. cli, web, slack) and channel_user_id are required")
+	}
+	if _, ok := s.env.Dir.Snapshot().PersonByChannel(channel, user); !ok {
+		return status.Errorf(codes.NotFound, "I don't know who %s is in %s; ask IT to link the account", user, channel)
+	}
+	notices := make(chan *igav1.Reply, 64)
+	subject := ReplySubject(channel, ConversationID(channel, user, req.GetConversationId()))
+	sub, err := s.env.Bus.Conn().Subscribe(subject, func(m *nats.Msg) {
+		r := &igav1.Reply{}
+		if err := bus.Decode(m.Header, m.Data, r); err != nil || r.GetInReplyTo() != "" {
+			return
+		}
+		select {
+		case notices <- r:
+		default:
+			s.log.Warn("notice dropped: the caller reads too slowly", "subject", m.Subject)
+		}
+	})
+	if err != nil {
+		return status.Error(codes.Unavailable, "cannot listen for notices: "+err.Error())
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := s.env.Bus.Conn().FlushWithContext(stream.Context()); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	// Headers go out now, so the caller knows it is listening before anything happens.
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
+	for {
+		select {
+		case r := <-notices:
+			if err := stream.Send(&igav1.NoticesResponse{Reply: r}); err != nil {
+				return err
+			}
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}

@@ -22,6 +22,112 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type NoticesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The channel and the user in it, as in ChatMessage.
+	Channel       string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	ChannelUserId string `protobuf:"bytes,2,opt,name=channel_user_id,json=channelUserId,proto3" json:"channel_user_id,omitempty"`
+	// The conversation; empty for the user's default conversation in the channel.
+	ConversationId string `protobuf:"bytes,3,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *NoticesRequest) Reset() {
+	*x = NoticesRequest{}
+	mi := &file_iga_v1_services_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoticesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoticesRequest) ProtoMessage() {}
+
+func (x *NoticesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_services_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoticesRequest.ProtoReflect.Descriptor instead.
+func (*NoticesRequest) Descriptor() ([]byte, []int) {
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NoticesRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *NoticesRequest) GetChannelUserId() string {
+	if x != nil {
+		return x.ChannelUserId
+	}
+	return ""
+}
+
+func (x *NoticesRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type NoticesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reply         *Reply                 `protobuf:"bytes,1,opt,name=reply,proto3" json:"reply,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoticesResponse) Reset() {
+	*x = NoticesResponse{}
+	mi := &file_iga_v1_services_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoticesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoticesResponse) ProtoMessage() {}
+
+func (x *NoticesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_services_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoticesResponse.ProtoReflect.Descriptor instead.
+func (*NoticesResponse) Descriptor() ([]byte, []int) {
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NoticesResponse) GetReply() *Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
 type SendRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Message       *ChatMessage           `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
@@ -31,7 +137,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[0]
+	mi := &file_iga_v1_services_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +149,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[0]
+	mi := &file_iga_v1_services_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +162,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{0}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SendRequest) GetMessage() *ChatMessage {
@@ -76,7 +182,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[1]
+	mi := &file_iga_v1_services_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -88,7 +194,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[1]
+	mi := &file_iga_v1_services_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -101,7 +207,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{1}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SendResponse) GetTurnId() string {
@@ -129,7 +235,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[2]
+	mi := &file_iga_v1_services_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +247,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[2]
+	mi := &file_iga_v1_services_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +260,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{2}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ChatRequest) GetMessage() *ChatMessage {
@@ -181,7 +287,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[3]
+	mi := &file_iga_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +299,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[3]
+	mi := &file_iga_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +312,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{3}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChatResponse) GetConversationId() string {
@@ -233,7 +339,7 @@ type EvaluateRequest struct {
 
 func (x *EvaluateRequest) Reset() {
 	*x = EvaluateRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[4]
+	mi := &file_iga_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +351,7 @@ func (x *EvaluateRequest) String() string {
 func (*EvaluateRequest) ProtoMessage() {}
 
 func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[4]
+	mi := &file_iga_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +364,7 @@ func (x *EvaluateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateRequest.ProtoReflect.Descriptor instead.
 func (*EvaluateRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{4}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EvaluateRequest) GetRequest() *AccessRequest {
@@ -284,7 +390,7 @@ type EvaluateResponse struct {
 
 func (x *EvaluateResponse) Reset() {
 	*x = EvaluateResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[5]
+	mi := &file_iga_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +402,7 @@ func (x *EvaluateResponse) String() string {
 func (*EvaluateResponse) ProtoMessage() {}
 
 func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[5]
+	mi := &file_iga_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +415,7 @@ func (x *EvaluateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvaluateResponse.ProtoReflect.Descriptor instead.
 func (*EvaluateResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EvaluateResponse) GetDecision() *PolicyDecision {
@@ -328,7 +434,7 @@ type GetDecisionRequest struct {
 
 func (x *GetDecisionRequest) Reset() {
 	*x = GetDecisionRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[6]
+	mi := &file_iga_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +446,7 @@ func (x *GetDecisionRequest) String() string {
 func (*GetDecisionRequest) ProtoMessage() {}
 
 func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[6]
+	mi := &file_iga_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +459,7 @@ func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
 func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetDecisionRequest) GetRequestId() string {
@@ -372,7 +478,7 @@ type GetDecisionResponse struct {
 
 func (x *GetDecisionResponse) Reset() {
 	*x = GetDecisionResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[7]
+	mi := &file_iga_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +490,7 @@ func (x *GetDecisionResponse) String() string {
 func (*GetDecisionResponse) ProtoMessage() {}
 
 func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[7]
+	mi := &file_iga_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +503,7 @@ func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
 func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetDecisionResponse) GetDecision() *PolicyDecision {
@@ -416,7 +522,7 @@ type RequirementsRequest struct {
 
 func (x *RequirementsRequest) Reset() {
 	*x = RequirementsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[8]
+	mi := &file_iga_v1_services_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +534,7 @@ func (x *RequirementsRequest) String() string {
 func (*RequirementsRequest) ProtoMessage() {}
 
 func (x *RequirementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[8]
+	mi := &file_iga_v1_services_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +547,7 @@ func (x *RequirementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequirementsRequest.ProtoReflect.Descriptor instead.
 func (*RequirementsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{8}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RequirementsRequest) GetRequest() *AccessRequest {
@@ -462,7 +568,7 @@ type RequirementsResponse struct {
 
 func (x *RequirementsResponse) Reset() {
 	*x = RequirementsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[9]
+	mi := &file_iga_v1_services_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +580,7 @@ func (x *RequirementsResponse) String() string {
 func (*RequirementsResponse) ProtoMessage() {}
 
 func (x *RequirementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[9]
+	mi := &file_iga_v1_services_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +593,7 @@ func (x *RequirementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequirementsResponse.ProtoReflect.Descriptor instead.
 func (*RequirementsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{9}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RequirementsResponse) GetDecision() *PolicyDecision {
@@ -515,7 +621,7 @@ type StageApprovers struct {
 
 func (x *StageApprovers) Reset() {
 	*x = StageApprovers{}
-	mi := &file_iga_v1_services_proto_msgTypes[10]
+	mi := &file_iga_v1_services_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +633,7 @@ func (x *StageApprovers) String() string {
 func (*StageApprovers) ProtoMessage() {}
 
 func (x *StageApprovers) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[10]
+	mi := &file_iga_v1_services_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +646,7 @@ func (x *StageApprovers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageApprovers.ProtoReflect.Descriptor instead.
 func (*StageApprovers) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{10}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StageApprovers) GetStage() int32 {
@@ -576,7 +682,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[11]
+	mi := &file_iga_v1_services_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +694,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[11]
+	mi := &file_iga_v1_services_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +707,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{11}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListApprovalsRequest) GetApproverEmail() string {
@@ -627,7 +733,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[12]
+	mi := &file_iga_v1_services_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +745,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[12]
+	mi := &file_iga_v1_services_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +758,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{12}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -676,7 +782,7 @@ type DecideRequest struct {
 
 func (x *DecideRequest) Reset() {
 	*x = DecideRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[13]
+	mi := &file_iga_v1_services_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +794,7 @@ func (x *DecideRequest) String() string {
 func (*DecideRequest) ProtoMessage() {}
 
 func (x *DecideRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[13]
+	mi := &file_iga_v1_services_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +807,7 @@ func (x *DecideRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideRequest.ProtoReflect.Descriptor instead.
 func (*DecideRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{13}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DecideRequest) GetApprovalId() string {
@@ -741,7 +847,7 @@ type DecideResponse struct {
 
 func (x *DecideResponse) Reset() {
 	*x = DecideResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[14]
+	mi := &file_iga_v1_services_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +859,7 @@ func (x *DecideResponse) String() string {
 func (*DecideResponse) ProtoMessage() {}
 
 func (x *DecideResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[14]
+	mi := &file_iga_v1_services_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +872,7 @@ func (x *DecideResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideResponse.ProtoReflect.Descriptor instead.
 func (*DecideResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{14}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecideResponse) GetApproval() *Approval {
@@ -786,7 +892,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[15]
+	mi := &file_iga_v1_services_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +904,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[15]
+	mi := &file_iga_v1_services_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +917,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{15}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRequestsRequest) GetPersonEmail() string {
@@ -830,7 +936,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[16]
+	mi := &file_iga_v1_services_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +948,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[16]
+	mi := &file_iga_v1_services_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +961,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{16}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*RequestView {
@@ -874,7 +980,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[17]
+	mi := &file_iga_v1_services_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +992,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[17]
+	mi := &file_iga_v1_services_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1005,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{17}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRequestRequest) GetRequestId() string {
@@ -918,7 +1024,7 @@ type GetRequestResponse struct {
 
 func (x *GetRequestResponse) Reset() {
 	*x = GetRequestResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[18]
+	mi := &file_iga_v1_services_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1036,7 @@ func (x *GetRequestResponse) String() string {
 func (*GetRequestResponse) ProtoMessage() {}
 
 func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[18]
+	mi := &file_iga_v1_services_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1049,7 @@ func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{18}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRequestResponse) GetRequest() *RequestView {
@@ -963,7 +1069,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[19]
+	mi := &file_iga_v1_services_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1081,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[19]
+	mi := &file_iga_v1_services_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1094,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{19}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckAccessRequest) GetPersonEmail() string {
@@ -1016,7 +1122,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[20]
+	mi := &file_iga_v1_services_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1134,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[20]
+	mi := &file_iga_v1_services_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1147,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{20}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckAccessResponse) GetHasAccess() bool {
@@ -1070,7 +1176,7 @@ type ListGrantsRequest struct {
 
 func (x *ListGrantsRequest) Reset() {
 	*x = ListGrantsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[21]
+	mi := &file_iga_v1_services_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1188,7 @@ func (x *ListGrantsRequest) String() string {
 func (*ListGrantsRequest) ProtoMessage() {}
 
 func (x *ListGrantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[21]
+	mi := &file_iga_v1_services_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1201,7 @@ func (x *ListGrantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGrantsRequest.ProtoReflect.Descriptor instead.
 func (*ListGrantsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{21}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListGrantsRequest) GetPersonEmail() string {
@@ -1121,7 +1227,7 @@ type ListGrantsResponse struct {
 
 func (x *ListGrantsResponse) Reset() {
 	*x = ListGrantsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[22]
+	mi := &file_iga_v1_services_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1239,7 @@ func (x *ListGrantsResponse) String() string {
 func (*ListGrantsResponse) ProtoMessage() {}
 
 func (x *ListGrantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[22]
+	mi := &file_iga_v1_services_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1252,7 @@ func (x *ListGrantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGrantsResponse.ProtoReflect.Descriptor instead.
 func (*ListGrantsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{22}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListGrantsResponse) GetGrants() []*Grant {
@@ -1165,7 +1271,7 @@ type GetPersonRequest struct {
 
 func (x *GetPersonRequest) Reset() {
 	*x = GetPersonRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[23]
+	mi := &file_iga_v1_services_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1283,7 @@ func (x *GetPersonRequest) String() string {
 func (*GetPersonRequest) ProtoMessage() {}
 
 func (x *GetPersonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[23]
+	mi := &file_iga_v1_services_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1296,7 @@ func (x *GetPersonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPersonRequest.ProtoReflect.Descriptor instead.
 func (*GetPersonRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{23}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetPersonRequest) GetEmail() string {
@@ -1209,7 +1315,7 @@ type GetPersonResponse struct {
 
 func (x *GetPersonResponse) Reset() {
 	*x = GetPersonResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[24]
+	mi := &file_iga_v1_services_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1327,7 @@ func (x *GetPersonResponse) String() string {
 func (*GetPersonResponse) ProtoMessage() {}
 
 func (x *GetPersonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[24]
+	mi := &file_iga_v1_services_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1340,7 @@ func (x *GetPersonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPersonResponse.ProtoReflect.Descriptor instead.
 func (*GetPersonResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{24}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetPersonResponse) GetPerson() *Person {
@@ -1253,7 +1359,7 @@ type ListEntitlementsRequest struct {
 
 func (x *ListEntitlementsRequest) Reset() {
 	*x = ListEntitlementsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[25]
+	mi := &file_iga_v1_services_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1265,7 +1371,7 @@ func (x *ListEntitlementsRequest) String() string {
 func (*ListEntitlementsRequest) ProtoMessage() {}
 
 func (x *ListEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[25]
+	mi := &file_iga_v1_services_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1278,7 +1384,7 @@ func (x *ListEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*ListEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{25}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListEntitlementsRequest) GetAppId() string {
@@ -1298,7 +1404,7 @@ type ListEntitlementsResponse struct {
 
 func (x *ListEntitlementsResponse) Reset() {
 	*x = ListEntitlementsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[26]
+	mi := &file_iga_v1_services_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1416,7 @@ func (x *ListEntitlementsResponse) String() string {
 func (*ListEntitlementsResponse) ProtoMessage() {}
 
 func (x *ListEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[26]
+	mi := &file_iga_v1_services_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1429,7 @@ func (x *ListEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*ListEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{26}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListEntitlementsResponse) GetEntitlements() []*Entitlement {
@@ -1353,7 +1459,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[27]
+	mi := &file_iga_v1_services_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1471,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[27]
+	mi := &file_iga_v1_services_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1484,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{27}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WatchRequest) GetLast() uint64 {
@@ -1411,7 +1517,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[28]
+	mi := &file_iga_v1_services_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1529,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[28]
+	mi := &file_iga_v1_services_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1542,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{28}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchResponse) GetEvent() *Envelope {
@@ -1450,7 +1556,13 @@ var File_iga_v1_services_proto protoreflect.FileDescriptor
 
 const file_iga_v1_services_proto_rawDesc = "" +
 	"\n" +
-	"\x15iga/v1/services.proto\x12\x06iga.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x13iga/v1/access.proto\x1a\x11iga/v1/chat.proto\x1a\x16iga/v1/directory.proto\x1a\x13iga/v1/events.proto\"<\n" +
+	"\x15iga/v1/services.proto\x12\x06iga.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x13iga/v1/access.proto\x1a\x11iga/v1/chat.proto\x1a\x16iga/v1/directory.proto\x1a\x13iga/v1/events.proto\"{\n" +
+	"\x0eNoticesRequest\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12&\n" +
+	"\x0fchannel_user_id\x18\x02 \x01(\tR\rchannelUserId\x12'\n" +
+	"\x0fconversation_id\x18\x03 \x01(\tR\x0econversationId\"6\n" +
+	"\x0fNoticesResponse\x12#\n" +
+	"\x05reply\x18\x01 \x01(\v2\r.iga.v1.ReplyR\x05reply\"<\n" +
 	"\vSendRequest\x12-\n" +
 	"\amessage\x18\x01 \x01(\v2\x13.iga.v1.ChatMessageR\amessage\"P\n" +
 	"\fSendResponse\x12\x17\n" +
@@ -1529,10 +1641,11 @@ const file_iga_v1_services_proto_rawDesc = "" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12%\n" +
 	"\x0esubject_filter\x18\x03 \x01(\tR\rsubjectFilter\"7\n" +
 	"\rWatchResponse\x12&\n" +
-	"\x05event\x18\x01 \x01(\v2\x10.iga.v1.EnvelopeR\x05event2u\n" +
+	"\x05event\x18\x01 \x01(\v2\x10.iga.v1.EnvelopeR\x05event2\xb3\x01\n" +
 	"\rIntakeService\x121\n" +
 	"\x04Send\x12\x13.iga.v1.SendRequest\x1a\x14.iga.v1.SendResponse\x121\n" +
-	"\x04Chat\x12\x13.iga.v1.ChatRequest\x1a\x14.iga.v1.ChatResponse2\x96\x01\n" +
+	"\x04Chat\x12\x13.iga.v1.ChatRequest\x1a\x14.iga.v1.ChatResponse\x12<\n" +
+	"\aNotices\x12\x16.iga.v1.NoticesRequest\x1a\x17.iga.v1.NoticesResponse0\x012\x96\x01\n" +
 	"\rPolicyService\x12=\n" +
 	"\bEvaluate\x12\x17.iga.v1.EvaluateRequest\x1a\x18.iga.v1.EvaluateResponse\x12F\n" +
 	"\vGetDecision\x12\x1a.iga.v1.GetDecisionRequest\x1a\x1b.iga.v1.GetDecisionResponse2\xe3\x01\n" +
@@ -1566,106 +1679,111 @@ func file_iga_v1_services_proto_rawDescGZIP() []byte {
 	return file_iga_v1_services_proto_rawDescData
 }
 
-var file_iga_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_iga_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_iga_v1_services_proto_goTypes = []any{
-	(*SendRequest)(nil),              // 0: iga.v1.SendRequest
-	(*SendResponse)(nil),             // 1: iga.v1.SendResponse
-	(*ChatRequest)(nil),              // 2: iga.v1.ChatRequest
-	(*ChatResponse)(nil),             // 3: iga.v1.ChatResponse
-	(*EvaluateRequest)(nil),          // 4: iga.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),         // 5: iga.v1.EvaluateResponse
-	(*GetDecisionRequest)(nil),       // 6: iga.v1.GetDecisionRequest
-	(*GetDecisionResponse)(nil),      // 7: iga.v1.GetDecisionResponse
-	(*RequirementsRequest)(nil),      // 8: iga.v1.RequirementsRequest
-	(*RequirementsResponse)(nil),     // 9: iga.v1.RequirementsResponse
-	(*StageApprovers)(nil),           // 10: iga.v1.StageApprovers
-	(*ListApprovalsRequest)(nil),     // 11: iga.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),    // 12: iga.v1.ListApprovalsResponse
-	(*DecideRequest)(nil),            // 13: iga.v1.DecideRequest
-	(*DecideResponse)(nil),           // 14: iga.v1.DecideResponse
-	(*ListRequestsRequest)(nil),      // 15: iga.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),     // 16: iga.v1.ListRequestsResponse
-	(*GetRequestRequest)(nil),        // 17: iga.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),       // 18: iga.v1.GetRequestResponse
-	(*CheckAccessRequest)(nil),       // 19: iga.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),      // 20: iga.v1.CheckAccessResponse
-	(*ListGrantsRequest)(nil),        // 21: iga.v1.ListGrantsRequest
-	(*ListGrantsResponse)(nil),       // 22: iga.v1.ListGrantsResponse
-	(*GetPersonRequest)(nil),         // 23: iga.v1.GetPersonRequest
-	(*GetPersonResponse)(nil),        // 24: iga.v1.GetPersonResponse
-	(*ListEntitlementsRequest)(nil),  // 25: iga.v1.ListEntitlementsRequest
-	(*ListEntitlementsResponse)(nil), // 26: iga.v1.ListEntitlementsResponse
-	(*WatchRequest)(nil),             // 27: iga.v1.WatchRequest
-	(*WatchResponse)(nil),            // 28: iga.v1.WatchResponse
-	(*ChatMessage)(nil),              // 29: iga.v1.ChatMessage
-	(*durationpb.Duration)(nil),      // 30: google.protobuf.Duration
+	(*NoticesRequest)(nil),           // 0: iga.v1.NoticesRequest
+	(*NoticesResponse)(nil),          // 1: iga.v1.NoticesResponse
+	(*SendRequest)(nil),              // 2: iga.v1.SendRequest
+	(*SendResponse)(nil),             // 3: iga.v1.SendResponse
+	(*ChatRequest)(nil),              // 4: iga.v1.ChatRequest
+	(*ChatResponse)(nil),             // 5: iga.v1.ChatResponse
+	(*EvaluateRequest)(nil),          // 6: iga.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),         // 7: iga.v1.EvaluateResponse
+	(*GetDecisionRequest)(nil),       // 8: iga.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),      // 9: iga.v1.GetDecisionResponse
+	(*RequirementsRequest)(nil),      // 10: iga.v1.RequirementsRequest
+	(*RequirementsResponse)(nil),     // 11: iga.v1.RequirementsResponse
+	(*StageApprovers)(nil),           // 12: iga.v1.StageApprovers
+	(*ListApprovalsRequest)(nil),     // 13: iga.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),    // 14: iga.v1.ListApprovalsResponse
+	(*DecideRequest)(nil),            // 15: iga.v1.DecideRequest
+	(*DecideResponse)(nil),           // 16: iga.v1.DecideResponse
+	(*ListRequestsRequest)(nil),      // 17: iga.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),     // 18: iga.v1.ListRequestsResponse
+	(*GetRequestRequest)(nil),        // 19: iga.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),       // 20: iga.v1.GetRequestResponse
+	(*CheckAccessRequest)(nil),       // 21: iga.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),      // 22: iga.v1.CheckAccessResponse
+	(*ListGrantsRequest)(nil),        // 23: iga.v1.ListGrantsRequest
+	(*ListGrantsResponse)(nil),       // 24: iga.v1.ListGrantsResponse
+	(*GetPersonRequest)(nil),         // 25: iga.v1.GetPersonRequest
+	(*GetPersonResponse)(nil),        // 26: iga.v1.GetPersonResponse
+	(*ListEntitlementsRequest)(nil),  // 27: iga.v1.ListEntitlementsRequest
+	(*ListEntitlementsResponse)(nil), // 28: iga.v1.ListEntitlementsResponse
+	(*WatchRequest)(nil),             // 29: iga.v1.WatchRequest
+	(*WatchResponse)(nil),            // 30: iga.v1.WatchResponse
 	(*Reply)(nil),                    // 31: iga.v1.Reply
-	(*AccessRequest)(nil),            // 32: iga.v1.AccessRequest
-	(*PolicyDecision)(nil),           // 33: iga.v1.PolicyDecision
-	(ApprovalStatus)(0),              // 34: iga.v1.ApprovalStatus
-	(*Approval)(nil),                 // 35: iga.v1.Approval
-	(*RequestView)(nil),              // 36: iga.v1.RequestView
-	(*Grant)(nil),                    // 37: iga.v1.Grant
-	(*Person)(nil),                   // 38: iga.v1.Person
-	(*Entitlement)(nil),              // 39: iga.v1.Entitlement
-	(*App)(nil),                      // 40: iga.v1.App
-	(*Envelope)(nil),                 // 41: iga.v1.Envelope
+	(*ChatMessage)(nil),              // 32: iga.v1.ChatMessage
+	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
+	(*AccessRequest)(nil),            // 34: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),           // 35: iga.v1.PolicyDecision
+	(ApprovalStatus)(0),              // 36: iga.v1.ApprovalStatus
+	(*Approval)(nil),                 // 37: iga.v1.Approval
+	(*RequestView)(nil),              // 38: iga.v1.RequestView
+	(*Grant)(nil),                    // 39: iga.v1.Grant
+	(*Person)(nil),                   // 40: iga.v1.Person
+	(*Entitlement)(nil),              // 41: iga.v1.Entitlement
+	(*App)(nil),                      // 42: iga.v1.App
+	(*Envelope)(nil),                 // 43: iga.v1.Envelope
 }
 var file_iga_v1_services_proto_depIdxs = []int32{
-	29, // 0: iga.v1.SendRequest.message:type_name -> iga.v1.ChatMessage
-	29, // 1: iga.v1.ChatRequest.message:type_name -> iga.v1.ChatMessage
-	30, // 2: iga.v1.ChatRequest.timeout:type_name -> google.protobuf.Duration
-	31, // 3: iga.v1.ChatResponse.replies:type_name -> iga.v1.Reply
-	32, // 4: iga.v1.EvaluateRequest.request:type_name -> iga.v1.AccessRequest
-	33, // 5: iga.v1.EvaluateResponse.decision:type_name -> iga.v1.PolicyDecision
-	33, // 6: iga.v1.GetDecisionResponse.decision:type_name -> iga.v1.PolicyDecision
-	32, // 7: iga.v1.RequirementsRequest.request:type_name -> iga.v1.AccessRequest
-	33, // 8: iga.v1.RequirementsResponse.decision:type_name -> iga.v1.PolicyDecision
-	10, // 9: iga.v1.RequirementsResponse.stages:type_name -> iga.v1.StageApprovers
-	34, // 10: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
-	35, // 11: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
-	35, // 12: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
-	36, // 13: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
-	36, // 14: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
-	37, // 15: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
-	37, // 16: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
-	38, // 17: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
-	39, // 18: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
-	40, // 19: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
-	41, // 20: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
-	0,  // 21: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
-	2,  // 22: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
-	4,  // 23: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
-	6,  // 24: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
-	8,  // 25: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
-	11, // 26: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
-	13, // 27: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
-	15, // 28: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
-	17, // 29: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
-	19, // 30: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
-	21, // 31: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
-	23, // 32: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
-	25, // 33: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
-	27, // 34: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
-	1,  // 35: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
-	3,  // 36: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
-	5,  // 37: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
-	7,  // 38: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
-	9,  // 39: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
-	12, // 40: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
-	14, // 41: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
-	16, // 42: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
-	18, // 43: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
-	20, // 44: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
-	22, // 45: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
-	24, // 46: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
-	26, // 47: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
-	28, // 48: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
-	35, // [35:49] is the sub-list for method output_type
-	21, // [21:35] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	31, // 0: iga.v1.NoticesResponse.reply:type_name -> iga.v1.Reply
+	32, // 1: iga.v1.SendRequest.message:type_name -> iga.v1.ChatMessage
+	32, // 2: iga.v1.ChatRequest.message:type_name -> iga.v1.ChatMessage
+	33, // 3: iga.v1.ChatRequest.timeout:type_name -> google.protobuf.Duration
+	31, // 4: iga.v1.ChatResponse.replies:type_name -> iga.v1.Reply
+	34, // 5: iga.v1.EvaluateRequest.request:type_name -> iga.v1.AccessRequest
+	35, // 6: iga.v1.EvaluateResponse.decision:type_name -> iga.v1.PolicyDecision
+	35, // 7: iga.v1.GetDecisionResponse.decision:type_name -> iga.v1.PolicyDecision
+	34, // 8: iga.v1.RequirementsRequest.request:type_name -> iga.v1.AccessRequest
+	35, // 9: iga.v1.RequirementsResponse.decision:type_name -> iga.v1.PolicyDecision
+	12, // 10: iga.v1.RequirementsResponse.stages:type_name -> iga.v1.StageApprovers
+	36, // 11: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
+	37, // 12: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
+	37, // 13: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
+	38, // 14: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
+	38, // 15: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
+	39, // 16: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
+	39, // 17: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
+	40, // 18: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
+	41, // 19: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
+	42, // 20: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
+	43, // 21: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
+	2,  // 22: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
+	4,  // 23: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
+	0,  // 24: iga.v1.IntakeService.Notices:input_type -> iga.v1.NoticesRequest
+	6,  // 25: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
+	8,  // 26: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
+	10, // 27: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
+	13, // 28: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
+	15, // 29: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
+	17, // 30: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
+	19, // 31: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
+	21, // 32: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
+	23, // 33: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
+	25, // 34: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
+	27, // 35: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
+	29, // 36: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
+	3,  // 37: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
+	5,  // 38: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
+	1,  // 39: iga.v1.IntakeService.Notices:output_type -> iga.v1.NoticesResponse
+	7,  // 40: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
+	9,  // 41: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
+	11, // 42: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
+	14, // 43: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
+	16, // 44: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
+	18, // 45: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
+	20, // 46: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
+	22, // 47: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
+	24, // 48: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
+	26, // 49: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
+	28, // 50: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
+	30, // 51: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
+	37, // [37:52] is the sub-list for method output_type
+	22, // [22:37] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_services_proto_init() }
@@ -1683,7 +1801,7 @@ func file_iga_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_services_proto_rawDesc), len(file_iga_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

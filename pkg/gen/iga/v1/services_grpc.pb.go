@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IntakeService_Send_FullMethodName = "/iga.v1.IntakeService/Send"
-	IntakeService_Chat_FullMethodName = "/iga.v1.IntakeService/Chat"
+	IntakeService_Send_FullMethodName    = "/iga.v1.IntakeService/Send"
+	IntakeService_Chat_FullMethodName    = "/iga.v1.IntakeService/Chat"
+	IntakeService_Notices_FullMethodName = "/iga.v1.IntakeService/Notices"
 )
 
 // IntakeServiceClient is the client API for IntakeService service.
@@ -33,6 +34,9 @@ type IntakeServiceClient interface {
 	Send(ctx context.Context, in *SendRequest, opts ...grpc.CallOption) (*SendResponse, error)
 	// Chat hands a message in and waits for the agent's reply.
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error)
+	// Notices streams what is said in a person's conversation without being an answer to
+	// a turn — approved, denied, granted, revoked, reminders — as it is said.
+	Notices(ctx context.Context, in *NoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NoticesResponse], error)
 }
 
 type intakeServiceClient struct {
@@ -63,6 +67,25 @@ func (c *intakeServiceClient) Chat(ctx context.Context, in *ChatRequest, opts ..
 	return out, nil
 }
 
+func (c *intakeServiceClient) Notices(ctx context.Context, in *NoticesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[NoticesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &IntakeService_ServiceDesc.Streams[0], IntakeService_Notices_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[NoticesRequest, NoticesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IntakeService_NoticesClient = grpc.ServerStreamingClient[NoticesResponse]
+
 // IntakeServiceServer is the server API for IntakeService service.
 // All implementations must embed UnimplementedIntakeServiceServer
 // for forward compatibility.
@@ -73,6 +96,9 @@ type IntakeServiceServer interface {
 	Send(context.Context, *SendRequest) (*SendResponse, error)
 	// Chat hands a message in and waits for the agent's reply.
 	Chat(context.Context, *ChatRequest) (*ChatResponse, error)
+	// Notices streams what is said in a person's conversation without being an answer to
+	// a turn — approved, denied, granted, revoked, reminders — as it is said.
+	Notices(*NoticesRequest, grpc.ServerStreamingServer[NoticesResponse]) error
 	mustEmbedUnimplementedIntakeServiceServer()
 }
 
@@ -88,6 +114,9 @@ func (UnimplementedIntakeServiceServer) Send(context.Context, *SendRequest) (*Se
 }
 func (UnimplementedIntakeServiceServer) Chat(context.Context, *ChatRequest) (*ChatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedIntakeServiceServer) Notices(*NoticesRequest, grpc.ServerStreamingServer[NoticesResponse]) error {
+	return status.Error(codes.Unimplemented, "method Notices not implemented")
 }
 func (UnimplementedIntakeServiceServer) mustEmbedUnimplementedIntakeServiceServer() {}
 func (UnimplementedIntakeServiceServer) testEmbeddedByValue()                       {}
@@ -146,6 +175,17 @@ func _IntakeService_Chat_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IntakeService_Notices_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(NoticesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(IntakeServiceServer).Notices(m, &grpc.GenericServerStream[NoticesRequest, NoticesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IntakeService_NoticesServer = grpc.ServerStreamingServer[NoticesResponse]
+
 // IntakeService_ServiceDesc is the grpc.ServiceDesc for IntakeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,7 +202,13 @@ var IntakeService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _IntakeService_Chat_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Notices",
+			Handler:       _IntakeService_Notices_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "iga/v1/services.proto",
 }
 
