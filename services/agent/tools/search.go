@@ -54,37 +54,77 @@ const (
 
 var fieldWeight = [nFields]float64{wAppName, wAppAlias, wAppDesc, wEntName, wEntAlias, wEntDesc}
 
+// Typo tolerance: words of 4 to 40 letters are corrected, by one edit below 7 letters
+// and two from 7 on.
+const (
+	minFuzzyLen = 4
+	maxFuzzyLen = 40
+	maxEdits    = 2
+)
+
+// posting is one document holding a term, with the term's BM25F weight in it already
+// computed: a query only multiplies by its own weight for the term and adds up.
+type posting struct {
+	doc int32
+	// app and ent are the best field score among the app's fields and among the
+	// entitlement's own fields.
+	app, ent float64
+	// appNamed: the term is in the app's id, name or aliases.
+	appNamed bool
+}
+
 type doc struct {
 	ent  *igav1.Entitlement
 	app  *igav1.App
-	tf   [nFields]map[string]int
-	flen [nFields]int
-	// aliases are the entitlement's aliases of two words or more, stopwords removed.
-	aliases [][]string
+	rank int // directory.LevelRank of the entitlement
+}
+
+// appPhrase is an app's id, name or one alias as words; order is its place among the
+// app's phrases.
+type appPhrase struct {
+	app   string
+	words []string
+	order int
+}
+
+// aliasRef is the i-th multi-word alias of a document.
+type aliasRef struct {
+	doc, i int32
 }
 
 // Index is a BM25F index over the catalog: app names, aliases and descriptions and
-// entitlement names, aliases and descriptions. Build once per directory snapshot.
+// entitlement names, aliases and descriptions. Everything a query needs is precomputed
+// when the index is built (once per directory snapshot), so a query costs the postings
+// of its own words, not the size of the catalog: scores per posting, a deletion index
+// for typos, app phrases keyed by their rarest word, and entitlement aliases keyed by
+// their exact words.
 type Index struct {
-	docs   []*doc
-	df     map[string]int
-	avgLen [nFields]float64
+	docs []doc
+	// postings lists the documents holding each term, in document (= id) order.
+	postings map[string][]posting
+	// deletions maps every string made by deleting up to two letters from a term (the
+	// term itself included) to the terms it came from: typo candidates in a few lookups.
+	deletions map[string][]string
 	// appPhrases are each app's id, name and aliases as token lists.
 	appPhrases map[string][][]string
-	byLen      map[int][]string
-	// postings lists the documents holding each term.
-	postings map[string][]int
+	// phrasesByRare files each app phrase under its rarest word: a phrase can only be
+	// named in full by a message holding that word.
+	phrasesByRare map[string][]appPhrase
 	// byApp lists each app's entitlements, least privileged first.
 	byApp map[string][]*igav1.Entitlement
-	// aliasStart lists the documents with a multi-word alias starting with each term.
-	aliasStart map[string][]int
+	// aliases maps an entitlement alias of two words or more (stopwords removed, words
+	// joined by a space) to the documents listing it; aliasWords are the lengths in words
+	// such aliases have, ascending; docAliases are each document's such aliases.
+	aliases    map[string][]aliasRef
+	aliasWords []int
+	docAliases [][]string
 }
 
 // NewIndex indexes a snapshot's catalog.
 func NewIndex(s *directory.Snapshot) *Index {
-	ix := &Index{df: map[string]int{}, byLen: map[int][]string{},
-		appPhrases: map[string][][]string{}, postings: map[string][]int{}, byApp: map[string][]*igav1.Entitlement{},
-		aliasStart: map[string][]int{}}
+	ix := &Index{postings: map[string][]posting{}, deletions: map[string][]string{},
+		appPhrases: map[string][][]string{}, phrasesByRare: map[string][]appPhrase{},
+		byApp: map[string][]*igav1.Entitlement{}, aliases: map[string][]aliasRef{}}
 	for _, a := range s.Apps {
 		for _, ph := range append([]string{a.GetId(), a.GetName()}, a.GetAliases()...) {
 			if toks := Tokenize(ph); len(toks) > 0 {
@@ -92,13 +132,26 @@ func NewIndex(s *directory.Snapshot) *Index {
 			}
 		}
 	}
+	ix.indexAppPhrases()
+
+	type docTF struct {
+		tf   [nFields]map[string]int
+		flen [nFields]int
+	}
+	ents := s.EntitlementList()
+	tfs := make([]docTF, len(ents))
+	df := map[string]int{}
 	var total [nFields]int
-	for _, e := range s.EntitlementList() {
+	aliasLens := map[int]bool{}
+	ix.docs = make([]doc, len(ents))
+	ix.docAliases = make([][]string, len(ents))
+	for i, e := range ents {
 		a, _ := s.App(e.GetAppId())
 		if a == nil {
 			a = &igav1.App{Id: e.GetAppId(), Name: e.GetAppId()}
 		}
-		d := &doc{ent: e, app: a}
+		ix.docs[i] = doc{ent: e, app: a, rank: directory.LevelRank(e.GetLevel())}
+		d := &tfs[i]
 		add := func(f field, text string) {
 			if d.tf[f] == nil {
 				d.tf[f] = map[string]int{}
@@ -126,10 +179,10 @@ func NewIndex(s *directory.Snapshot) *Index {
 				}
 			}
 			if len(at) >= 2 {
-				d.aliases = append(d.aliases, at)
-				if l := ix.aliasStart[at[0]]; len(l) == 0 || l[len(l)-1] != len(ix.docs) {
-					ix.aliasStart[at[0]] = append(l, len(ix.docs))
-				}
+				key := strings.Join(at, " ")
+				ix.aliases[key] = append(ix.aliases[key], aliasRef{doc: int32(i), i: int32(len(ix.docAliases[i]))})
+				ix.docAliases[i] = append(ix.docAliases[i], key)
+				aliasLens[len(at)] = true
 			}
 		}
 		seen := map[string]bool{}
@@ -138,17 +191,61 @@ func NewIndex(s *directory.Snapshot) *Index {
 			for t := range d.tf[f] {
 				if !seen[t] {
 					seen[t] = true
-					ix.df[t]++
-					ix.postings[t] = append(ix.postings[t], len(ix.docs))
+					df[t]++
 				}
 			}
 		}
 		ix.byApp[e.GetAppId()] = append(ix.byApp[e.GetAppId()], e)
-		ix.docs = append(ix.docs, d)
 	}
+	for l := range aliasLens {
+		ix.aliasWords = append(ix.aliasWords, l)
+	}
+	sort.Ints(ix.aliasWords)
+
+	var avgLen [nFields]float64
 	for f := range nFields {
-		if len(ix.docs) > 0 {
-			ix.avgLen[f] = math.Max(float64(total[f])/float64(len(ix.docs)), 1)
+		if len(ents) > 0 {
+			avgLen[f] = math.Max(float64(total[f])/float64(len(ents)), 1)
+		}
+	}
+	n := float64(len(ents))
+	for t, c := range df {
+		ix.postings[t] = make([]posting, 0, c)
+	}
+	for i := range tfs {
+		d := &tfs[i]
+		// Each document's terms, once, in a fixed order.
+		var terms []string
+		seen := map[string]bool{}
+		for f := range nFields {
+			for t := range d.tf[f] {
+				if !seen[t] {
+					seen[t] = true
+					terms = append(terms, t)
+				}
+			}
+		}
+		for _, t := range terms {
+			dft := float64(df[t])
+			idf := math.Log(1 + (n-dft+0.5)/(dft+0.5))
+			p := posting{doc: int32(i)}
+			for f := range nFields {
+				tf := float64(d.tf[f][t])
+				if tf == 0 {
+					continue
+				}
+				norm := tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(d.flen[f])/avgLen[f]))
+				sc := idf * fieldWeight[f] * norm
+				if f <= fAppDesc {
+					p.app = math.Max(p.app, sc)
+				} else {
+					p.ent = math.Max(p.ent, sc)
+				}
+				if f == fAppName || f == fAppAlias {
+					p.appNamed = true
+				}
+			}
+			ix.postings[t] = append(ix.postings[t], p)
 		}
 	}
 	for _, es := range ix.byApp {
@@ -156,14 +253,80 @@ func NewIndex(s *directory.Snapshot) *Index {
 			return directory.LevelRank(es[i].GetLevel()) < directory.LevelRank(es[j].GetLevel())
 		})
 	}
-	for t := range ix.df {
-		ix.byLen[len(t)] = append(ix.byLen[len(t)], t)
-	}
-	for _, l := range ix.byLen {
-		sort.Strings(l)
+	for t := range ix.postings {
+		ix.addDeletions(t)
 	}
 	return ix
 }
+
+// indexAppPhrases files every app phrase under its rarest word (fewest phrases holding
+// it; ties by the word), so naming an app costs the phrases of the message's words.
+func (ix *Index) indexAppPhrases() {
+	freq := map[string]int{}
+	for _, phrases := range ix.appPhrases {
+		for _, ph := range phrases {
+			seen := map[string]bool{}
+			for _, w := range ph {
+				if !seen[w] {
+					seen[w] = true
+					freq[w]++
+				}
+			}
+		}
+	}
+	for app, phrases := range ix.appPhrases {
+		for i, ph := range phrases {
+			rare := ph[0]
+			for _, w := range ph[1:] {
+				if freq[w] < freq[rare] || (freq[w] == freq[rare] && w < rare) {
+					rare = w
+				}
+			}
+			ix.phrasesByRare[rare] = append(ix.phrasesByRare[rare], appPhrase{app: app, words: ph, order: i})
+		}
+	}
+}
+
+// addDeletions files a term under every string made by deleting up to two of its letters
+// (one for short terms, which only ever match words of at most six letters).
+func (ix *Index) addDeletions(term string) {
+	// Lengths in bytes, as Correct measures them: a query word of 4 to 40 bytes is
+	// corrected by one edit, by two from 7 bytes on, to terms at most that many bytes
+	// longer or shorter.
+	if len(term) > maxFuzzyLen+maxEdits || len(term) < minFuzzyLen-1 {
+		return
+	}
+	edits := maxEdits
+	if len(term) <= 4 {
+		edits = 1
+	}
+	r := []rune(term)
+	seen := map[string]bool{}
+	deleteRunes(r, edits, func(v string) {
+		if !seen[v] {
+			seen[v] = true
+			ix.deletions[v] = append(ix.deletions[v], term)
+		}
+	})
+}
+
+// deleteRunes calls f with r and every string made by deleting up to n runes of it
+// (possibly more than once for the same string).
+func deleteRunes(r []rune, n int, f func(string)) {
+	f(string(r))
+	if n == 0 || len(r) == 0 {
+		return
+	}
+	buf := make([]rune, len(r)-1)
+	for i := range r {
+		copy(buf, r[:i])
+		copy(buf[i:], r[i+1:])
+		deleteRunes(buf, n-1, f)
+	}
+}
+
+// known reports whether the catalog holds a term.
+func (ix *Index) known(t string) bool { return len(ix.postings[t]) > 0 }
 
 // AppEntitlements returns an app's entitlements, least privileged first.
 func (ix *Index) AppEntitlements(appID string) []*igav1.Entitlement { return ix.byApp[appID] }
@@ -191,22 +354,23 @@ func (ix *Index) AliasPhrases(text string) map[string]string {
 		}
 		toks = append(toks, ix.best(t))
 	}
-	joined := " " + strings.Join(toks, " ") + " "
 	out := map[string]string{}
-	seen := map[int]bool{}
-	for _, t := range toks {
-		for _, i := range ix.aliasStart[t] {
-			if seen[i] {
-				continue
+	// A document's first alias found in the message is the one reported.
+	first := map[int32]int32{}
+	for i := range toks {
+		for _, l := range ix.aliasWords {
+			if i+l > len(toks) {
+				break
 			}
-			seen[i] = true
-			for _, at := range ix.docs[i].aliases {
-				if strings.Contains(joined, " "+strings.Join(at, " ")+" ") {
-					out[ix.docs[i].ent.GetId()] = strings.Join(at, " ")
-					break
+			for _, ref := range ix.aliases[strings.Join(toks[i:i+l], " ")] {
+				if j, ok := first[ref.doc]; !ok || ref.i < j {
+					first[ref.doc] = ref.i
 				}
 			}
 		}
+	}
+	for d, i := range first {
+		out[ix.docs[d].ent.GetId()] = ix.docAliases[d][i]
 	}
 	return out
 }
@@ -237,24 +401,36 @@ func (ix *Index) AppsNamed(text string) []string {
 	}
 	// The longest phrase naming each app: "aws staging" names aws-staging more
 	// specifically than "aws" names aws-prod, so the latter is dropped.
-	named := map[string][]string{}
-	for app, phrases := range ix.appPhrases {
-		for _, ph := range phrases {
+	type namedBy struct {
+		words []string
+		order int
+	}
+	named := map[string]namedBy{}
+	for w := range have {
+		for _, ph := range ix.phrasesByRare[w] {
 			all := true
-			for _, w := range ph {
-				if !have[w] {
+			for _, pw := range ph.words {
+				if !have[pw] {
 					all = false
 					break
 				}
 			}
-			if all && len(ph) > len(named[app]) {
-				named[app] = ph
+			if !all {
+				continue
+			}
+			cur, ok := named[ph.app]
+			if !ok || len(ph.words) > len(cur.words) || (len(ph.words) == len(cur.words) && ph.order < cur.order) {
+				named[ph.app] = namedBy{ph.words, ph.order}
 			}
 		}
 	}
+	phrases := make(map[string][]string, len(named))
+	for app, n := range named {
+		phrases[app] = n.words
+	}
 	var out []string
-	for app, ph := range named {
-		if !subsumed(ph, named) {
+	for app, ph := range phrases {
+		if !subsumed(ph, phrases) {
 			out = append(out, app)
 		}
 	}
@@ -268,13 +444,19 @@ func subsumed(ph []string, named map[string][]string) bool {
 		if len(other) <= len(ph) {
 			continue
 		}
-		in := map[string]bool{}
-		for _, w := range other {
-			in[w] = true
-		}
 		all := true
 		for _, w := range ph {
-			all = all && in[w]
+			in := false
+			for _, o := range other {
+				if o == w {
+					in = true
+					break
+				}
+			}
+			if !in {
+				all = false
+				break
+			}
 		}
 		if all {
 			return true
@@ -285,123 +467,205 @@ func subsumed(ph []string, named map[string][]string) bool {
 
 // Correct maps a query term to catalog terms: itself when known, else the terms within
 // a small edit distance (1 for short words, 2 for long ones). The weight is 1 for an
-// exact term and lower for a correction.
+// exact term and lower for a correction. Candidates come from the deletion index, so a
+// correction costs a few dozen lookups whatever the vocabulary's size.
 func (ix *Index) Correct(term string) map[string]float64 {
-	if ix.df[term] > 0 {
+	if ix.known(term) {
 		return map[string]float64{term: 1}
 	}
 	out := map[string]float64{}
-	if len(term) < 4 || len(term) > 40 {
+	if len(term) < minFuzzyLen || len(term) > maxFuzzyLen {
 		return out
 	}
 	maxD := 1
 	if len(term) >= 7 {
 		maxD = 2
 	}
-	for l := len(term) - maxD; l <= len(term)+maxD; l++ {
-		for _, v := range ix.byLen[l] {
-			if d := editDistance(term, v, maxD); d <= maxD {
-				w := fuzzyCost / float64(d)
-				if w > out[v] {
-					out[v] = w
-				}
+	r := []rune(term)
+	seen := map[string]bool{}
+	deleteRunes(r, maxD, func(v string) {
+		if seen[v] {
+			return
+		}
+		seen[v] = true
+		for _, c := range ix.deletions[v] {
+			if _, done := out[c]; done || abs(len(c)-len(term)) > maxD {
+				continue
+			}
+			if d := editDistance(term, c, maxD); d <= maxD {
+				out[c] = fuzzyCost / float64(d)
 			}
 		}
-	}
+	})
 	return out
 }
 
+// queryTerm is one catalog term a query asks for, with its weight.
+type queryTerm struct {
+	term string
+	w    float64
+	list []posting
+}
+
+// scored is a document's score while a query is ranked.
+type scored struct {
+	doc      int32
+	app, ent float64
+	named    bool
+}
+
 // Search ranks entitlements for a free-text query. Stopwords are ignored; unknown words
-// are corrected to near catalog terms.
+// are corrected to near catalog terms. limit <= 0 returns every match.
 func (ix *Index) Search(query string, limit int) []Hit {
-	terms := map[string]float64{}
+	return ix.search(query, limit, nil)
+}
+
+// SearchAmong scores only the given entitlements against a query, best first.
+func (ix *Index) SearchAmong(query string, ids []string) []Hit {
+	keep := map[string]bool{}
+	for _, id := range ids {
+		keep[id] = true
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return ix.search(query, 0, func(d int32) bool { return keep[ix.docs[d].ent.GetId()] })
+}
+
+func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
+	weights := map[string]float64{}
 	for _, t := range Tokenize(query) {
 		if stopwords[t] {
 			continue
 		}
 		for c, w := range ix.Correct(t) {
-			if w > terms[c] && !stopwords[c] {
-				terms[c] = w
+			if w > weights[c] && !stopwords[c] {
+				weights[c] = w
 			}
 		}
 	}
-	if len(terms) == 0 {
+	if len(weights) == 0 {
 		return nil
 	}
-	n := float64(len(ix.docs))
-	var hits []Hit
-	cand := map[int]bool{}
-	for t := range terms {
-		for _, i := range ix.postings[t] {
-			cand[i] = true
-		}
+	terms := make([]queryTerm, 0, len(weights))
+	for t, w := range weights {
+		terms = append(terms, queryTerm{term: t, w: w, list: ix.postings[t]})
 	}
-	order := make([]int, 0, len(cand))
-	for i := range cand {
-		order = append(order, i)
-	}
-	sort.Ints(order)
-	for _, i := range order {
-		d := ix.docs[i]
-		var h Hit
-		for t, qw := range terms {
-			df := float64(ix.df[t])
-			if df == 0 {
-				continue
-			}
-			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-			var appPart, entPart float64
-			matched := false
-			for f := range nFields {
-				tf := float64(d.tf[f][t])
-				if tf == 0 {
-					continue
-				}
-				matched = true
-				norm := tf * (bm25K1 + 1) / (tf + bm25K1*(1-bm25B+bm25B*float64(d.flen[f])/ix.avgLen[f]))
-				s := qw * idf * fieldWeight[f] * norm
-				if f <= fAppDesc {
-					appPart = math.Max(appPart, s)
-				} else {
-					entPart = math.Max(entPart, s)
-				}
-				if f == fAppName || f == fAppAlias {
-					h.AppNamed = true
-				}
-			}
-			if matched {
-				h.AppScore += appPart
-				h.EntScore += entPart
-				h.Terms = append(h.Terms, t)
-				if entPart > 0 {
-					if h.EntTerms == nil {
-						h.EntTerms = map[string]float64{}
-					}
-					h.EntTerms[t] = entPart
-				}
+	sort.Slice(terms, func(i, j int) bool { return terms[i].term < terms[j].term })
+
+	// Merge the terms' postings in document order, keeping the best `limit` documents
+	// in a heap whose root is the worst kept.
+	top := topK{ix: ix, limit: limit}
+	pos := make([]int, len(terms))
+	for {
+		next := int32(math.MaxInt32)
+		for i, qt := range terms {
+			if pos[i] < len(qt.list) && qt.list[pos[i]].doc < next {
+				next = qt.list[pos[i]].doc
 			}
 		}
-		if h.AppScore+h.EntScore == 0 {
+		if next == math.MaxInt32 {
+			break
+		}
+		s := scored{doc: next}
+		for i, qt := range terms {
+			if pos[i] < len(qt.list) && qt.list[pos[i]].doc == next {
+				p := qt.list[pos[i]]
+				s.app += qt.w * p.app
+				s.ent += qt.w * p.ent
+				s.named = s.named || p.appNamed
+				pos[i]++
+			}
+		}
+		if s.app+s.ent == 0 || (keep != nil && !keep(next)) {
 			continue
 		}
-		h.Entitlement, h.App, h.Score = d.ent, d.app, h.AppScore+h.EntScore
-		sort.Strings(h.Terms)
-		hits = append(hits, h)
+		top.push(s)
 	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
+	kept := top.sorted()
+	hits := make([]Hit, len(kept))
+	for k, s := range kept {
+		d := ix.docs[s.doc]
+		h := Hit{Entitlement: d.ent, App: d.app, AppScore: s.app, EntScore: s.ent, Score: s.app + s.ent, AppNamed: s.named}
+		for _, qt := range terms { // sorted, so Terms is too
+			i := sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })
+			if i == len(qt.list) || qt.list[i].doc != s.doc {
+				continue
+			}
+			h.Terms = append(h.Terms, qt.term)
+			if e := qt.w * qt.list[i].ent; e > 0 {
+				if h.EntTerms == nil {
+					h.EntTerms = map[string]float64{}
+				}
+				h.EntTerms[qt.term] = e
+			}
 		}
-		ri, rj := directory.LevelRank(hits[i].Entitlement.GetLevel()), directory.LevelRank(hits[j].Entitlement.GetLevel())
-		if ri != rj {
-			return ri < rj
-		}
-		return hits[i].Entitlement.GetId() < hits[j].Entitlement.GetId()
-	})
-	if limit > 0 && len(hits) > limit {
-		hits = hits[:limit]
+		hits[k] = h
 	}
 	return hits
+}
+
+// topK keeps the best documents of a ranking: highest score, then least privileged, then
+// by id (documents are in id order).
+type topK struct {
+	ix    *Index
+	limit int
+	h     []scored
+}
+
+// better reports whether a ranks before b.
+func (t *topK) better(a, b scored) bool {
+	sa, sb := a.app+a.ent, b.app+b.ent
+	if sa != sb {
+		return sa > sb
+	}
+	ra, rb := t.ix.docs[a.doc].rank, t.ix.docs[b.doc].rank
+	if ra != rb {
+		return ra < rb
+	}
+	return a.doc < b.doc
+}
+
+func (t *topK) push(s scored) {
+	if t.limit <= 0 {
+		t.h = append(t.h, s)
+		return
+	}
+	if len(t.h) < t.limit {
+		t.h = append(t.h, s)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !t.better(t.h[p], t.h[i]) { // parent is worse: fine
+				break
+			}
+			t.h[p], t.h[i] = t.h[i], t.h[p]
+			i = p
+		}
+		return
+	}
+	if !t.better(s, t.h[0]) {
+		return
+	}
+	t.h[0] = s
+	for i := 0; ; {
+		l, r, w := 2*i+1, 2*i+2, i
+		if l < len(t.h) && t.better(t.h[w], t.h[l]) {
+			w = l
+		}
+		if r < len(t.h) && t.better(t.h[w], t.h[r]) {
+			w = r
+		}
+		if w == i {
+			break
+		}
+		t.h[w], t.h[i] = t.h[i], t.h[w]
+		i = w
+	}
+}
+
+func (t *topK) sorted() []scored {
+	sort.Slice(t.h, func(i, j int) bool { return t.better(t.h[i], t.h[j]) })
+	return t.h
 }
 
 // Tokenize lower-cases text, splits it into words of letters and digits (so
@@ -446,18 +710,24 @@ func init() {
 // IsStopword reports whether a (stemmed) word is ignored by search.
 func IsStopword(w string) bool { return stopwords[w] }
 
-// editDistance is the optimal-string-alignment distance, giving up past max.
+// editDistance is the optimal-string-alignment distance, giving up past max. Words of up
+// to 48 letters are compared without allocating.
 func editDistance(a, b string, max int) int {
 	if a == b {
 		return 0
 	}
-	ra, rb := []rune(a), []rune(b)
+	var ba, bb [48]rune
+	ra, rb := appendRunes(ba[:0], a), appendRunes(bb[:0], b)
 	if abs(len(ra)-len(rb)) > max {
 		return max + 1
 	}
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	var rows [3][49]int
+	var prev2, prev, cur []int
+	if len(rb) < len(rows[0]) {
+		prev2, prev, cur = rows[0][:len(rb)+1], rows[1][:len(rb)+1], rows[2][:len(rb)+1]
+	} else {
+		prev2, prev, cur = make([]int, len(rb)+1), make([]int, len(rb)+1), make([]int, len(rb)+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}
@@ -481,6 +751,13 @@ func editDistance(a, b string, max int) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+func appendRunes(dst []rune, s string) []rune {
+	for _, r := range s {
+		dst = append(dst, r)
+	}
+	return dst
 }
 
 func abs(x int) int {
