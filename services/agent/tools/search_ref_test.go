@@ -361,4 +361,3 @@ func (ix *refIndex) Search(query string, limit int) []Hit {
 	}
 	return hits
 }
-
