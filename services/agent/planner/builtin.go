@@ -648,18 +648,35 @@ func decisiveApp(hits []tools.Hit, apps map[string]bool) string {
 			ent[a] = max(ent[a], h.EntScore)
 		}
 	}
-	bySc, byEnt := sortedKeys(score), sortedKeys(ent)
+	sc1, sc2, n := topTwo(score)
+	en1, en2, _ := topTwo(ent)
 	switch {
-	case len(bySc) == 0:
+	case n == 0:
 		return ""
-	case len(bySc) == 1:
-		return bySc[0]
-	case score[bySc[0]] >= score[bySc[1]]*1.4:
-		return bySc[0]
-	case byEnt[0] == bySc[0] && ent[byEnt[0]] > 0 && ent[byEnt[0]] >= ent[byEnt[1]]*1.5:
-		return byEnt[0]
+	case n == 1:
+		return sc1
+	case score[sc1] >= score[sc2]*1.4:
+		return sc1
+	case en1 == sc1 && ent[en1] > 0 && ent[en1] >= ent[en2]*1.5:
+		return en1
 	}
 	return ""
+}
+
+// topTwo returns the keys of the highest and second highest values (ties by key), and
+// how many keys there are.
+func topTwo(m map[string]float64) (first, second string, n int) {
+	var v1, v2 float64
+	for k, v := range m {
+		switch {
+		case n == 0 || v > v1 || (v == v1 && k < first):
+			first, second, v1, v2 = k, first, v, v1
+		case n == 1 || v > v2 || (v == v2 && k < second):
+			second, v2 = k, v
+		}
+		n++
+	}
+	return first, second, n
 }
 
 // searchLimit bounds the hits the planner weighs; the tail of a large catalog's ranking
@@ -670,16 +687,24 @@ var levelWord = map[string]bool{"read": true, "write": true, "admin": true, "vie
 	"edit": true, "readonly": true, "only": true, "full": true, "look": true, "see": true}
 
 func sortedKeys(m map[string]float64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	type kv struct {
+		k string
+		v float64
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if m[out[i]] != m[out[j]] {
-			return m[out[i]] > m[out[j]]
+	kvs := make([]kv, 0, len(m))
+	for k, v := range m {
+		kvs = append(kvs, kv{k, v})
+	}
+	sort.Slice(kvs, func(i, j int) bool {
+		if kvs[i].v != kvs[j].v {
+			return kvs[i].v > kvs[j].v
 		}
-		return out[i] < out[j]
+		return kvs[i].k < kvs[j].k
 	})
+	out := make([]string, len(kvs))
+	for i, e := range kvs {
+		out[i] = e.k
+	}
 	return out
 }
 
@@ -731,9 +756,9 @@ func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
 			continue
 		}
 		// Words that name the app say nothing about which of its entitlements fits.
-		for term, v := range h.EntTerms {
-			if !appTerms[term] {
-				score[h.Entitlement.GetId()] += v
+		for _, ts := range h.EntTerms {
+			if !appTerms[ts.Term] {
+				score[h.Entitlement.GetId()] += ts.Score
 			}
 		}
 	}

@@ -2,8 +2,10 @@ package tools
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/agentic-iga/iga/pkg/directory"
@@ -23,8 +25,15 @@ type Hit struct {
 	AppNamed bool
 	// Terms are the query terms that matched, after typo correction.
 	Terms []string
-	// EntTerms is each matched term's contribution to EntScore.
-	EntTerms map[string]float64
+	// EntTerms is each matched term's contribution to EntScore, by term, for the terms
+	// that earned some.
+	EntTerms []TermScore
+}
+
+// TermScore is a query term and what it earned.
+type TermScore struct {
+	Term  string
+	Score float64
 }
 
 // Field weights: naming the app or the entitlement counts more than a description word.
@@ -102,6 +111,9 @@ type Index struct {
 	docs []doc
 	// postings lists the documents holding each term, in document (= id) order.
 	postings map[string][]posting
+	// peak is each term's highest score in any document (app and entitlement parts
+	// together): what the term can add to a document at most.
+	peak map[string]float64
 	// deletions maps every string made by deleting up to two letters from a term (the
 	// term itself included) to the terms it came from: typo candidates in a few lookups.
 	deletions map[string][]string
@@ -118,11 +130,18 @@ type Index struct {
 	aliases    map[string][]aliasRef
 	aliasWords []int
 	docAliases [][]string
+
+	// fixes remembers the corrections of words not in the catalog ("look", "quarterly"
+	// recur in message after message); cleared when it reaches maxFixes words.
+	fixMu sync.RWMutex
+	fixes map[string][]TermScore
 }
+
+const maxFixes = 1 << 14
 
 // NewIndex indexes a snapshot's catalog.
 func NewIndex(s *directory.Snapshot) *Index {
-	ix := &Index{postings: map[string][]posting{}, deletions: map[string][]string{},
+	ix := &Index{postings: map[string][]posting{}, peak: map[string]float64{}, deletions: map[string][]string{},
 		appPhrases: map[string][][]string{}, phrasesByRare: map[string][]appPhrase{},
 		byApp: map[string][]*igav1.Entitlement{}, aliases: map[string][]aliasRef{}}
 	for _, a := range s.Apps {
@@ -253,7 +272,10 @@ func NewIndex(s *directory.Snapshot) *Index {
 			return directory.LevelRank(es[i].GetLevel()) < directory.LevelRank(es[j].GetLevel())
 		})
 	}
-	for t := range ix.postings {
+	for t, ps := range ix.postings {
+		for _, p := range ps {
+			ix.peak[t] = max(ix.peak[t], p.app+p.ent)
+		}
 		ix.addDeletions(t)
 	}
 	return ix
@@ -379,9 +401,9 @@ func (ix *Index) AliasPhrases(text string) map[string]string {
 // correction, else itself.
 func (ix *Index) best(t string) string {
 	bestW, bestT := 0.0, t
-	for c, w := range ix.Correct(t) {
-		if w > bestW || (w == bestW && c < bestT) {
-			bestW, bestT = w, c
+	for _, c := range ix.corrections(t) {
+		if c.Score > bestW || (c.Score == bestW && c.Term < bestT) {
+			bestW, bestT = c.Score, c.Term
 		}
 	}
 	return bestT
@@ -395,8 +417,8 @@ func (ix *Index) AppsNamed(text string) []string {
 		if stopwords[t] {
 			continue
 		}
-		for c := range ix.Correct(t) {
-			have[c] = true
+		for _, c := range ix.corrections(t) {
+			have[c.Term] = true
 		}
 	}
 	// The longest phrase naming each app: "aws staging" names aws-staging more
@@ -470,34 +492,54 @@ func subsumed(ph []string, named map[string][]string) bool {
 // exact term and lower for a correction. Candidates come from the deletion index, so a
 // correction costs a few dozen lookups whatever the vocabulary's size.
 func (ix *Index) Correct(term string) map[string]float64 {
-	if ix.known(term) {
-		return map[string]float64{term: 1}
-	}
 	out := map[string]float64{}
+	for _, c := range ix.corrections(term) {
+		out[c.Term] = c.Score
+	}
+	return out
+}
+
+// corrections is Correct as a list, sorted by term; callers must not change it.
+func (ix *Index) corrections(term string) []TermScore {
+	if ix.known(term) {
+		return []TermScore{{term, 1}}
+	}
 	if len(term) < minFuzzyLen || len(term) > maxFuzzyLen {
-		return out
+		return nil
+	}
+	ix.fixMu.RLock()
+	fix, ok := ix.fixes[term]
+	ix.fixMu.RUnlock()
+	if ok {
+		return fix
 	}
 	maxD := 1
 	if len(term) >= 7 {
 		maxD = 2
 	}
-	r := []rune(term)
 	seen := map[string]bool{}
-	deleteRunes(r, maxD, func(v string) {
+	deleteRunes([]rune(term), maxD, func(v string) {
 		if seen[v] {
 			return
 		}
 		seen[v] = true
 		for _, c := range ix.deletions[v] {
-			if _, done := out[c]; done || abs(len(c)-len(term)) > maxD {
+			if abs(len(c)-len(term)) > maxD || slices.ContainsFunc(fix, func(f TermScore) bool { return f.Term == c }) {
 				continue
 			}
 			if d := editDistance(term, c, maxD); d <= maxD {
-				out[c] = fuzzyCost / float64(d)
+				fix = append(fix, TermScore{c, fuzzyCost / float64(d)})
 			}
 		}
 	})
-	return out
+	slices.SortFunc(fix, func(a, b TermScore) int { return strings.Compare(a.Term, b.Term) })
+	ix.fixMu.Lock()
+	if len(ix.fixes) >= maxFixes || ix.fixes == nil {
+		ix.fixes = map[string][]TermScore{}
+	}
+	ix.fixes[term] = fix
+	ix.fixMu.Unlock()
+	return fix
 }
 
 // queryTerm is one catalog term a query asks for, with its weight.
@@ -505,13 +547,22 @@ type queryTerm struct {
 	term string
 	w    float64
 	list []posting
+	// peak is the most the term adds to a document's score; pos is the merge's place in
+	// list.
+	peak float64
+	pos  int
 }
 
 // scored is a document's score while a query is ranked.
 type scored struct {
 	doc      int32
-	app, ent float64
+	rank     int32 // the entitlement's level rank
 	named    bool
+	app, ent float64
+	score    float64 // app + ent, once the document is scored
+	// terms has bit i set when the i-th query term (in merge order) matched; terms past
+	// the 64th are looked up again when hits are built.
+	terms uint64
 }
 
 // Search ranks entitlements for a free-text query. Stopwords are ignored; unknown words
@@ -538,9 +589,9 @@ func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
 		if stopwords[t] {
 			continue
 		}
-		for c, w := range ix.Correct(t) {
-			if w > weights[c] && !stopwords[c] {
-				weights[c] = w
+		for _, c := range ix.corrections(t) {
+			if c.Score > weights[c.Term] && !stopwords[c.Term] {
+				weights[c.Term] = c.Score
 			}
 		}
 	}
@@ -549,81 +600,159 @@ func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
 	}
 	terms := make([]queryTerm, 0, len(weights))
 	for t, w := range weights {
-		terms = append(terms, queryTerm{term: t, w: w, list: ix.postings[t]})
+		terms = append(terms, queryTerm{term: t, w: w, list: ix.postings[t], peak: w * ix.peak[t]})
 	}
-	sort.Slice(terms, func(i, j int) bool { return terms[i].term < terms[j].term })
-
-	// Merge the terms' postings in document order, keeping the best `limit` documents
-	// in a heap whose root is the worst kept.
-	top := topK{ix: ix, limit: limit}
-	pos := make([]int, len(terms))
+	// Least promising terms first: those whose peaks together cannot lift a document into
+	// the kept set are only looked up for documents the others found (MaxScore), so a
+	// word every entitlement has ("data") costs nothing once the set is full.
+	sort.Slice(terms, func(i, j int) bool {
+		if terms[i].peak != terms[j].peak {
+			return terms[i].peak < terms[j].peak
+		}
+		return terms[i].term < terms[j].term
+	})
+	// upTo[i] bounds what terms[0..i] add together, with a margin for rounding.
+	upTo := make([]float64, len(terms))
+	sum := 0.0
+	for i, qt := range terms {
+		sum += qt.peak
+		upTo[i] = sum*(1+1e-9) + 1e-12
+	}
+	top := topK{limit: limit}
+	// terms[:lazy] are the terms too weak to make a document on their own.
+	lazy := 0
 	for {
 		next := int32(math.MaxInt32)
-		for i, qt := range terms {
-			if pos[i] < len(qt.list) && qt.list[pos[i]].doc < next {
-				next = qt.list[pos[i]].doc
+		for i := lazy; i < len(terms); i++ {
+			if qt := &terms[i]; qt.pos < len(qt.list) && qt.list[qt.pos].doc < next {
+				next = qt.list[qt.pos].doc
 			}
 		}
 		if next == math.MaxInt32 {
 			break
 		}
 		s := scored{doc: next}
-		for i, qt := range terms {
-			if pos[i] < len(qt.list) && qt.list[pos[i]].doc == next {
-				p := qt.list[pos[i]]
-				s.app += qt.w * p.app
-				s.ent += qt.w * p.ent
-				s.named = s.named || p.appNamed
-				pos[i]++
+		for i := lazy; i < len(terms); i++ {
+			if qt := &terms[i]; qt.pos < len(qt.list) && qt.list[qt.pos].doc == next {
+				s.add(i, qt, qt.list[qt.pos])
+				qt.pos++
+			}
+		}
+		// The weak terms, strongest first, while they can still make a difference.
+		for i := lazy - 1; i >= 0; i-- {
+			if floor, ok := top.floor(); ok && s.app+s.ent+upTo[i] < floor {
+				break
+			}
+			qt := &terms[i]
+			qt.pos = seek(qt.list, qt.pos, next)
+			if qt.pos < len(qt.list) && qt.list[qt.pos].doc == next {
+				s.add(i, qt, qt.list[qt.pos])
 			}
 		}
 		if s.app+s.ent == 0 || (keep != nil && !keep(next)) {
 			continue
 		}
+		s.score, s.rank = s.app+s.ent, int32(ix.docs[next].rank)
 		top.push(s)
+		if floor, ok := top.floor(); ok {
+			for lazy < len(terms) && upTo[lazy] < floor {
+				lazy++
+			}
+		}
 	}
+	// Build the hits, going through the terms in alphabetical order so Terms and
+	// EntTerms come sorted.
+	alpha := make([]int, len(terms))
+	for i := range alpha {
+		alpha[i] = i
+	}
+	sort.Slice(alpha, func(i, j int) bool { return terms[alpha[i]].term < terms[alpha[j]].term })
 	kept := top.sorted()
 	hits := make([]Hit, len(kept))
+	// The hits' term lists share two backing arrays: one allocation each per query.
+	termBuf := make([]string, 0, len(kept)*min(len(terms), 8))
+	entBuf := make([]TermScore, 0, len(kept)*min(len(terms), 8))
 	for k, s := range kept {
 		d := ix.docs[s.doc]
-		h := Hit{Entitlement: d.ent, App: d.app, AppScore: s.app, EntScore: s.ent, Score: s.app + s.ent, AppNamed: s.named}
-		for _, qt := range terms { // sorted, so Terms is too
-			i := sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })
-			if i == len(qt.list) || qt.list[i].doc != s.doc {
-				continue
-			}
-			h.Terms = append(h.Terms, qt.term)
-			if e := qt.w * qt.list[i].ent; e > 0 {
-				if h.EntTerms == nil {
-					h.EntTerms = map[string]float64{}
+		h := Hit{Entitlement: d.ent, App: d.app, AppScore: s.app, EntScore: s.ent, Score: s.score, AppNamed: s.named}
+		t0, e0 := len(termBuf), len(entBuf)
+		for _, ti := range alpha {
+			qt := &terms[ti]
+			var p posting
+			if ti < 64 {
+				if s.terms&(1<<ti) == 0 {
+					continue
 				}
-				h.EntTerms[qt.term] = e
+				p = qt.list[sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })]
+			} else {
+				i := sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })
+				if i == len(qt.list) || qt.list[i].doc != s.doc {
+					continue
+				}
+				p = qt.list[i]
 			}
+			termBuf = append(termBuf, qt.term)
+			if e := qt.w * p.ent; e > 0 {
+				entBuf = append(entBuf, TermScore{qt.term, e})
+			}
+		}
+		h.Terms = termBuf[t0:len(termBuf):len(termBuf)]
+		if len(entBuf) > e0 {
+			h.EntTerms = entBuf[e0:len(entBuf):len(entBuf)]
 		}
 		hits[k] = h
 	}
 	return hits
 }
 
+// seek returns the first position at or after from whose document is at least doc,
+// galloping: the cost grows with the log of the distance skipped, not the list's length.
+func seek(list []posting, from int, doc int32) int {
+	if from >= len(list) || list[from].doc >= doc {
+		return from
+	}
+	lo, step := from, 1 // list[lo].doc < doc
+	for lo+step < len(list) && list[lo+step].doc < doc {
+		lo += step
+		step *= 2
+	}
+	hi := min(lo+step, len(list)) // list[hi].doc >= doc, or hi is the end
+	return lo + 1 + sort.Search(hi-lo-1, func(j int) bool { return list[lo+1+j].doc >= doc })
+}
+
+func (s *scored) add(i int, qt *queryTerm, p posting) {
+	if i < 64 {
+		s.terms |= 1 << i
+	}
+	s.app += qt.w * p.app
+	s.ent += qt.w * p.ent
+	s.named = s.named || p.appNamed
+}
+
 // topK keeps the best documents of a ranking: highest score, then least privileged, then
 // by id (documents are in id order).
 type topK struct {
-	ix    *Index
 	limit int
 	h     []scored
 }
 
 // better reports whether a ranks before b.
-func (t *topK) better(a, b scored) bool {
-	sa, sb := a.app+a.ent, b.app+b.ent
-	if sa != sb {
-		return sa > sb
+func better(a, b *scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	ra, rb := t.ix.docs[a.doc].rank, t.ix.docs[b.doc].rank
-	if ra != rb {
-		return ra < rb
+	if a.rank != b.rank {
+		return a.rank < b.rank
 	}
 	return a.doc < b.doc
+}
+
+// floor is the score a document must beat to be kept, once the set is full.
+func (t *topK) floor() (float64, bool) {
+	if t.limit <= 0 || len(t.h) < t.limit {
+		return 0, false
+	}
+	return t.h[0].score, true
 }
 
 func (t *topK) push(s scored) {
@@ -635,7 +764,7 @@ func (t *topK) push(s scored) {
 		t.h = append(t.h, s)
 		for i := len(t.h) - 1; i > 0; {
 			p := (i - 1) / 2
-			if !t.better(t.h[p], t.h[i]) { // parent is worse: fine
+			if !better(&t.h[p], &t.h[i]) { // parent is worse: fine
 				break
 			}
 			t.h[p], t.h[i] = t.h[i], t.h[p]
@@ -643,16 +772,16 @@ func (t *topK) push(s scored) {
 		}
 		return
 	}
-	if !t.better(s, t.h[0]) {
+	if !better(&s, &t.h[0]) {
 		return
 	}
 	t.h[0] = s
 	for i := 0; ; {
 		l, r, w := 2*i+1, 2*i+2, i
-		if l < len(t.h) && t.better(t.h[w], t.h[l]) {
+		if l < len(t.h) && better(&t.h[w], &t.h[l]) {
 			w = l
 		}
-		if r < len(t.h) && t.better(t.h[w], t.h[r]) {
+		if r < len(t.h) && better(&t.h[w], &t.h[r]) {
 			w = r
 		}
 		if w == i {
@@ -664,7 +793,12 @@ func (t *topK) push(s scored) {
 }
 
 func (t *topK) sorted() []scored {
-	sort.Slice(t.h, func(i, j int) bool { return t.better(t.h[i], t.h[j]) })
+	slices.SortFunc(t.h, func(a, b scored) int {
+		if better(&a, &b) {
+			return -1
+		}
+		return 1 // no two documents are equal
+	})
 	return t.h
 }
 

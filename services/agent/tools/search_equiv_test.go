@@ -162,8 +162,8 @@ func compareQuery(t *testing.T, ix *Index, ref *refIndex, q string) {
 				g.AppNamed != w.AppNamed || !reflect.DeepEqual(g.Terms, w.Terms) || len(g.EntTerms) != len(w.EntTerms) {
 				t.Fatalf("Search(%q, %d)[%d] = %+v, want %+v", q, limit, i, g, w)
 			}
-			for term, v := range w.EntTerms {
-				if !near(g.EntTerms[term], v) {
+			for j, ts := range w.EntTerms {
+				if g.EntTerms[j].Term != ts.Term || !near(g.EntTerms[j].Score, ts.Score) {
 					t.Fatalf("Search(%q)[%d].EntTerms = %v, want %v", q, i, g.EntTerms, w.EntTerms)
 				}
 			}
@@ -172,3 +172,39 @@ func compareQuery(t *testing.T, ix *Index, ref *refIndex, q string) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+func TestSeek(t *testing.T) {
+	var list []posting
+	for d := int32(0); d < 1000; d += 3 {
+		list = append(list, posting{doc: d})
+	}
+	for from := 0; from < len(list); from += 7 {
+		for doc := int32(0); doc < 1005; doc++ {
+			want := from
+			for want < len(list) && list[want].doc < doc {
+				want++
+			}
+			if got := seek(list, from, doc); got != want {
+				t.Fatalf("seek(from %d, doc %d) = %d, want %d", from, doc, got, want)
+			}
+		}
+	}
+}
+
+// TestCorrectConcurrent: corrections are cached per index; concurrent queries agree.
+func TestCorrectConcurrent(t *testing.T) {
+	ix := NewIndex(synth.Directory(50))
+	want := ix.Correct("dashbords")
+	if len(want) == 0 {
+		t.Fatal("no correction for dashbords")
+	}
+	done := make(chan map[string]float64)
+	for range 8 {
+		go func() { done <- ix.Correct("dashbords") }()
+	}
+	for range 8 {
+		if got := <-done; !reflect.DeepEqual(got, want) {
+			t.Fatalf("Correct = %v, want %v", got, want)
+		}
+	}
+}

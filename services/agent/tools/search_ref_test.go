@@ -332,10 +332,7 @@ func (ix *refIndex) Search(query string, limit int) []Hit {
 				h.EntScore += entPart
 				h.Terms = append(h.Terms, t)
 				if entPart > 0 {
-					if h.EntTerms == nil {
-						h.EntTerms = map[string]float64{}
-					}
-					h.EntTerms[t] = entPart
+					h.EntTerms = append(h.EntTerms, TermScore{t, entPart})
 				}
 			}
 		}
@@ -344,6 +341,7 @@ func (ix *refIndex) Search(query string, limit int) []Hit {
 		}
 		h.Entitlement, h.App, h.Score = d.ent, d.app, h.AppScore+h.EntScore
 		sort.Strings(h.Terms)
+		sort.Slice(h.EntTerms, func(i, j int) bool { return h.EntTerms[i].Term < h.EntTerms[j].Term })
 		hits = append(hits, h)
 	}
 	sort.SliceStable(hits, func(i, j int) bool {
