@@ -76,6 +76,12 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newWorldWith(t, snap)
+}
+
+// newWorldWith is a world over the given directory snapshot.
+func newWorldWith(t testing.TB, snap *directory.Snapshot) *world {
+	t.Helper()
 	dir := directory.New(snap)
 	fake := &fakeServices{policy: inmem.Policy{Dir: dir.Snapshot}, ledger: inmem.NewLedger()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,7 +11,10 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/pkg/directory"
 	"github.com/agentic-iga/iga/services/agent/agent"
+	"github.com/agentic-iga/iga/services/agent/internal/turnclock"
+	"github.com/agentic-iga/iga/services/agent/synth"
 )
 
 // countingHook counts the commands (round trips) a Redis client sends.
@@ -64,21 +67,43 @@ func TestRedisRoundTripsPerTurn(t *testing.T) {
 
 // BenchmarkHandleTurn measures a whole agent turn — state read, planning over the test
 // catalog with policy and approval previews over real gRPC, state write, reply publish to
-// an embedded NATS — and reports Redis round trips per turn.
+// an embedded NATS — and reports Redis round trips per turn, p50/p99 of the turn's wall
+// time and of the CPU time of the goroutine handling it (locked to its thread; the gRPC
+// servers, NATS and Redis it talks to run elsewhere), and the whole process's CPU per
+// turn (which includes those in-process servers).
 func BenchmarkHandleTurn(b *testing.B) {
-	w := newWorld(b)
+	snap, err := directory.LoadDir("../testdata/directory")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchHandleTurn(b, snap)
+}
+
+// BenchmarkHandleTurn10k is the same over a synthetic catalog of 10,000 entitlements.
+func BenchmarkHandleTurn10k(b *testing.B) {
+	benchHandleTurn(b, synth.Directory(1000))
+}
+
+func benchHandleTurn(b *testing.B, snap *directory.Snapshot) {
+	w := newWorldWith(b, snap)
 	hook := &countingHook{}
 	w.rdb.AddHook(hook)
 	s, err := agent.NewWithRedis(w.env, agent.Config{RedisPrefix: w.prefix, ConversationTTL: time.Hour}, w.rdb)
 	if err != nil {
 		b.Fatal(err)
 	}
-	handle(b, s, "c-warm", "w1", "hello", "")
+	handle(b, s, "c-warm", "w1", "hello", "") // loads the CAS script, builds the index
 	hook.n.Store(0)
+	var samples turnclock.Samples
 	turns := 0
+	cpu0 := turnclock.ProcessCPU()
 	for i := 0; b.Loop(); i++ {
-		handle(b, s, fmt.Sprintf("c-b%d", i), fmt.Sprintf("b%d", i), "I need to look at the payments dashboards for the audit this week", "")
+		samples.Measure(func() {
+			handle(b, s, fmt.Sprintf("c-b%d", i), fmt.Sprintf("b%d", i), "I need to look at the payments dashboards for the audit this week", "")
+		})
 		turns++
 	}
 	b.ReportMetric(float64(hook.n.Load())/float64(turns), "redis-rt/turn")
+	b.ReportMetric(float64(turnclock.ProcessCPU()-cpu0)/float64(turns)/float64(time.Millisecond), "proc-cpu-ms/turn")
+	samples.Report(b, true)
 }
