@@ -77,25 +77,44 @@ func (p Policy) Requirements(_ context.Context, req *igav1.AccessRequest) (*igav
 	d := p.Decide(req)
 	out := &igav1.RequirementsResponse{Decision: d}
 	for _, s := range d.GetApprovalSteps() {
+		// Described as the approval service does: "role: names", "(q of n)" for groups.
 		st := &igav1.StageApprovers{Stage: s.GetStage()}
+		one := func(role, email string) {
+			st.Approvers, st.Description = []string{email}, role+": "+nameOf(snap, email)
+		}
 		switch s.GetKind() {
 		case igav1.ApproverKind_APPROVER_KIND_MANAGER:
 			if ben, ok := snap.Person(req.GetBeneficiaryEmail()); ok && ben.GetManagerEmail() != "" {
-				st.Approvers, st.Description = []string{ben.GetManagerEmail()}, "manager"
+				one("manager", ben.GetManagerEmail())
 			}
 		case igav1.ApproverKind_APPROVER_KIND_ENTITLEMENT_OWNER, igav1.ApproverKind_APPROVER_KIND_APP_OWNER:
 			if e, ok := snap.Entitlement(req.GetEntitlementId()); ok {
-				st.Approvers, st.Description = []string{snap.EntitlementOwner(e)}, "owner"
+				one("entitlement owner", snap.EntitlementOwner(e))
 			}
 		case igav1.ApproverKind_APPROVER_KIND_SECURITY:
+			var names []string
 			for _, m := range snap.GroupMembers("security") {
+				if strings.EqualFold(m.GetEmail(), req.GetRequesterEmail()) || strings.EqualFold(m.GetEmail(), req.GetBeneficiaryEmail()) {
+					continue
+				}
 				st.Approvers = append(st.Approvers, m.GetEmail())
+				names = append(names, nameOf(snap, m.GetEmail()))
 			}
-			st.Description = "security"
+			st.Description = "security: " + strings.Join(names, ", ")
+			if len(names) > 1 {
+				st.Description += fmt.Sprintf(" (1 of %d)", len(names))
+			}
 		}
 		out.Stages = append(out.Stages, st)
 	}
 	return out, nil
+}
+
+func nameOf(snap *directory.Snapshot, email string) string {
+	if p, ok := snap.Person(email); ok && p.GetName() != "" {
+		return p.GetName()
+	}
+	return email
 }
 
 // Ledger is an in-memory grants ledger. Safe for concurrent use.

@@ -341,7 +341,7 @@ func (t *turn) status() (conv.Reply, error) {
 			}
 			switch v.GetStatus() {
 			case igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
-				fmt.Fprintf(&b, ": waiting for approval from %s", strings.Join(v.GetApproval().GetApprovers(), " or "))
+				fmt.Fprintf(&b, ": waiting for approval from %s", t.anyOf(v.GetApproval().GetApprovers()))
 			case igav1.RequestStatus_REQUEST_STATUS_APPROVED:
 				b.WriteString(": approved, being granted")
 			default:
@@ -1042,21 +1042,14 @@ func (t *turn) nextSteps(p *tools.Proposal, submitted bool) string {
 		}
 		return "Policy auto-approves this."
 	case igav1.Effect_EFFECT_REQUIRE_APPROVAL:
-		var stages []string
-		for _, s := range p.Stages {
-			who := strings.Join(s.GetApprovers(), " or ")
-			if s.GetDescription() != "" {
-				who += " (" + s.GetDescription() + ")"
-			}
-			stages = append(stages, who)
-		}
-		if len(stages) == 0 {
+		if len(p.Stages) == 0 {
 			return "It needs approval."
 		}
+		who := t.approversPhrase(p.Stages, strings.EqualFold(p.Request.GetBeneficiaryEmail(), t.me.GetEmail()))
 		if submitted {
-			return "It's waiting for approval from " + strings.Join(stages, ", then ") + ". I'll tell you here when it's decided."
+			return "It's waiting for approval from " + who + ". I'll tell you here when it's decided."
 		}
-		return "It needs approval from " + strings.Join(stages, ", then ") + "."
+		return "It needs approval from " + who + "."
 	}
 	return ""
 }
@@ -1179,7 +1172,7 @@ func (t *turn) decide(u Understanding) (conv.Reply, error) {
 		text = fmt.Sprintf("Denied %s (%s for %s). The requester will be told.", req, t.label(a.GetEntitlementId()), a.GetBeneficiaryEmail())
 	default:
 		text = fmt.Sprintf("Recorded your approval of %s (%s for %s). It now waits for %s.", req, t.label(a.GetEntitlementId()),
-			a.GetBeneficiaryEmail(), strings.Join(a.GetApprovers(), " or "))
+			a.GetBeneficiaryEmail(), t.anyOf(a.GetApprovers()))
 	}
 	return conv.Reply{Kind: conv.ReplyInfo, Text: text, RequestID: req}, nil
 }

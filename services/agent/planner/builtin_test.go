@@ -47,11 +47,11 @@ func TestWalkthroughDana(t *testing.T) {
 func TestWalkthroughSam(t *testing.T) {
 	h := newHarness(t)
 	r := h.say(sam, "I need read access to snowflake for 2 days")
-	if r.Kind != conv.ReplyProposal || r.EntitlementID != "snowflake:analyst" || r.Duration != 48*time.Hour || !strings.Contains(r.Text, priya) {
+	if r.Kind != conv.ReplyProposal || r.EntitlementID != "snowflake:analyst" || r.Duration != 48*time.Hour || !strings.Contains(r.Text, "It needs approval from Priya Nair (your manager)") {
 		t.Fatalf("proposal = %+v", r)
 	}
 	r = h.say(sam, "yes")
-	if r.Kind != conv.ReplySubmitted || !strings.Contains(r.Text, "waiting for approval from "+priya) {
+	if r.Kind != conv.ReplySubmitted || !strings.Contains(r.Text, "waiting for approval from Priya Nair (your manager)") {
 		t.Fatalf("submitted = %+v", r)
 	}
 }

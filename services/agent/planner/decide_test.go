@@ -93,7 +93,7 @@ func TestStatusShowsOpenRequests(t *testing.T) {
 	}
 	h.p = NewBuiltin(tools.New(tools.Deps{Directory: dir, Policy: pol, Approvals: pol, Grants: h.ledger, Actions: h.actions, Requests: reqs}))
 	r := h.say(sam, "what's the status of my request?")
-	if r.Kind != conv.ReplyInfo || !strings.Contains(r.Text, "r-1") || !strings.Contains(r.Text, "waiting for approval from "+priya) ||
+	if r.Kind != conv.ReplyInfo || !strings.Contains(r.Text, "r-1") || !strings.Contains(r.Text, "waiting for approval from Priya Nair") ||
 		strings.Contains(r.Text, "r-0") {
 		t.Fatalf("status: %+v", r)
 	}
