@@ -10,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentic-iga/iga/pkg/bus"
-	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/agent/agent"
 	"github.com/agentic-iga/iga/services/agent/internal/turnclock"
 	"github.com/agentic-iga/iga/services/agent/synth"
