@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -71,6 +72,7 @@ type server struct {
 //	                                             ApprovalService.Decide (deny needs a reason)
 //	GET  /api/grants?user=&all=                  EntitlementsService.ListGrants (all: include inactive)
 //	GET  /api/events?last=&filter=               EventsService.Watch follow=true as Server-Sent Events
+//	GET  /api/notices?as=&conversation_id=       IntakeService.Notices (channel "web") as Server-Sent Events
 //
 // Identity is dev-mode: the page says who the user is ("as") and the API trusts it, as
 // `iga chat --as` does. A production deployment puts SSO in front of the console.
@@ -100,6 +102,7 @@ func Handler(conn *grpc.ClientConn, log *slog.Logger) http.Handler {
 	route(mux, "POST", "/api/approvals/{id}/{action}", s.decide)
 	route(mux, "GET", "/api/grants", s.listGrants)
 	route(mux, "GET", "/api/events", s.watchEvents)
+	route(mux, "GET", "/api/notices", s.notices)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s", r.Method, r.URL.Path))
 	})
@@ -345,6 +348,49 @@ func (s *server) watchEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeRPCError(w, r, "watch events", err)
 		return
 	}
+	streamSSE(s, w, ctx, "events", stream.Recv, func(resp *igav1.WatchResponse) (string, proto.Message) {
+		return strconv.FormatUint(resp.GetEvent().GetSequence(), 10), resp.GetEvent()
+	})
+}
+
+// GET /api/notices?as=&conversation_id= — what is said in the person's web conversation
+// without answering a message (approved, denied, granted, revoked, reminders), as
+// Server-Sent Events of Reply JSON.
+func (s *server) notices(w http.ResponseWriter, r *http.Request) {
+	as, err := emailParam(r, "as")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	conv := r.URL.Query().Get("conversation_id")
+	if len(conv) > 200 {
+		writeError(w, http.StatusBadRequest, "conversation_id is too long")
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stream, err := s.intake.Notices(ctx, &igav1.NoticesRequest{Channel: Channel, ChannelUserId: as, ConversationId: conv})
+	if err == nil {
+		// A refused stream (an unknown person) ends without headers; its status comes with
+		// the first Recv.
+		var md metadata.MD
+		if md, err = stream.Header(); err == nil && md == nil {
+			_, err = stream.Recv()
+		}
+	}
+	if err != nil {
+		s.writeRPCError(w, r, "notices", err)
+		return
+	}
+	streamSSE(s, w, ctx, "notices", stream.Recv, func(resp *igav1.NoticesResponse) (string, proto.Message) {
+		return resp.GetReply().GetReplyId(), resp.GetReply()
+	})
+}
+
+// streamSSE relays a gRPC stream as Server-Sent Events until the page goes away: each
+// message is `id:` and `data:` (protojson); a failure of the stream becomes an
+// `event: failure` with {"error": "..."}; comments keep idle connections alive.
+func streamSSE[T any](s *server, w http.ResponseWriter, ctx context.Context, what string, recvFn func() (T, error), encode func(T) (string, proto.Message)) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // the stream lives as long as the page
 	h := w.Header()
@@ -352,20 +398,20 @@ func (s *server) watchEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 3000\n: iga events\n\n")
+	fmt.Fprintf(w, "retry: 3000\n: iga %s\n\n", what)
 	if err := rc.Flush(); err != nil {
-		s.log.Warn("events stream cannot flush", "err", err)
+		s.log.Warn(what+" stream cannot flush", "err", err)
 		return
 	}
 
 	type recv struct {
-		resp *igav1.WatchResponse
+		resp T
 		err  error
 	}
 	in := make(chan recv)
 	go func() {
 		for {
-			resp, err := stream.Recv()
+			resp, err := recvFn()
 			select {
 			case in <- recv{resp, err}:
 			case <-ctx.Done():
@@ -391,21 +437,22 @@ func (s *server) watchEvents(w http.ResponseWriter, r *http.Request) {
 				}
 				_, msg := httpError(m.err)
 				if !errors.Is(m.err, io.EOF) {
-					s.log.Warn("events stream ended", "err", m.err)
+					s.log.Warn(what+" stream ended", "err", m.err)
 				} else {
-					msg = "the event stream ended"
+					msg = "the " + what + " stream ended"
 				}
 				b, _ := json.Marshal(map[string]string{"error": msg})
 				fmt.Fprintf(w, "event: failure\ndata: %s\n\n", b)
 				_ = rc.Flush()
 				return
 			}
-			b, err := marshalOpts.Marshal(m.resp.GetEvent())
+			id, msg := encode(m.resp)
+			b, err := marshalOpts.Marshal(msg)
 			if err != nil {
-				s.log.Warn("event not encodable", "err", err, "id", m.resp.GetEvent().GetId())
+				s.log.Warn(what+" message not encodable", "err", err, "id", id)
 				continue
 			}
-			fmt.Fprintf(w, "id: %d\ndata: %s\n\n", m.resp.GetEvent().GetSequence(), b)
+			fmt.Fprintf(w, "id: %s\ndata: %s\n\n", id, b)
 		}
 		if err := rc.Flush(); err != nil {
 			return

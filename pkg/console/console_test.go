@@ -493,3 +493,47 @@ func TestUnreachableIga(t *testing.T) {
 		t.Fatalf("events when unreachable: %d %q", resp.StatusCode, raw)
 	}
 }
+
+func TestNoticesTellTheRequesterWhatHappened(t *testing.T) {
+	_, srv := start(t)
+	id := submit(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/notices?as=dana.reyes@acme.example", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("notices: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	stream := &sse{rd: bufio.NewReader(resp.Body)}
+	if code, body := call(t, srv, "POST", "/api/approvals/"+id+"/approve", `{"as":"marco.bianchi@acme.example"}`); code != http.StatusOK {
+		t.Fatalf("approve: %d %v", code, body)
+	}
+	ev, err := stream.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply map[string]any
+	if err := json.Unmarshal([]byte(ev.data), &reply); err != nil {
+		t.Fatalf("notice is not JSON: %q", ev.data)
+	}
+	if str(reply, "request_id") != id || str(reply, "kind") != "REPLY_KIND_NOTICE" || !strings.Contains(str(reply, "text"), "Granted") {
+		t.Fatalf("notice = %v", reply)
+	}
+
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{"/api/notices", 400},
+		{"/api/notices?as=not-an-email", 400},
+		{"/api/notices?as=mallory@evil.example", 404},
+	} {
+		if code, body := call(t, srv, "GET", tc.path, ""); code != tc.code || str(body, "error") == "" {
+			t.Errorf("%s: %d %v, want %d with an error", tc.path, code, body, tc.code)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -59,6 +60,7 @@ type Fake struct {
 	grants    []*igav1.Grant
 	events    []*igav1.Envelope
 	watchers  map[chan *igav1.Envelope]struct{}
+	listeners map[string]map[chan *igav1.Reply]struct{} // notices, by person
 	seq       uint64
 	convs     int
 }
@@ -95,6 +97,7 @@ func New() *Fake {
 		people:    map[string]*igav1.Person{},
 		approvals: map[string]*igav1.Approval{},
 		watchers:  map[chan *igav1.Envelope]struct{}{},
+		listeners: map[string]map[chan *igav1.Reply]struct{}{},
 	}
 	for _, p := range []*igav1.Person{
 		{Email: Dana, Name: "Dana Reyes", Department: "Finance", Title: "Financial Analyst", ManagerEmail: Marco, Groups: []string{"finance", "all-staff"}, Status: "active"},
@@ -193,6 +196,46 @@ func (f *Fake) requestLocked(id string) *igav1.RequestView {
 type intake struct {
 	igav1.UnimplementedIntakeServiceServer
 	f *Fake
+}
+
+// Notices streams the notices of a person until the caller goes away.
+func (s intake) Notices(in *igav1.NoticesRequest, stream igav1.IntakeService_NoticesServer) error {
+	f := s.f
+	who := strings.ToLower(in.GetChannelUserId())
+	f.mu.Lock()
+	if _, ok := f.people[who]; !ok {
+		f.mu.Unlock()
+		return status.Errorf(codes.NotFound, "I don't know who %s is", in.GetChannelUserId())
+	}
+	ch := make(chan *igav1.Reply, 16)
+	if f.listeners[who] == nil {
+		f.listeners[who] = map[chan *igav1.Reply]struct{}{}
+	}
+	f.listeners[who][ch] = struct{}{}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.listeners[who], ch); f.mu.Unlock() }()
+	if err := stream.SendHeader(metadata.Pairs("iga-notices", "listening")); err != nil {
+		return err
+	}
+	for {
+		select {
+		case r := <-ch:
+			if err := stream.Send(&igav1.NoticesResponse{Reply: r}); err != nil {
+				return err
+			}
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
+}
+
+func (f *Fake) noticeLocked(who string, r *igav1.Reply) {
+	for ch := range f.listeners[who] {
+		select {
+		case ch <- r:
+		default:
+		}
+	}
 }
 
 func (s intake) Chat(_ context.Context, in *igav1.ChatRequest) (*igav1.ChatResponse, error) {
@@ -353,6 +396,8 @@ func (s approvals) Decide(_ context.Context, in *igav1.DecideRequest) (*igav1.De
 	view.Grant = g
 	f.publishLocked("iga.evt.approval.decided", "iga.approval.decided.v1", "iga/approval", a.GetRequestId(), &igav1.ApprovalDecided{Approval: a})
 	f.publishLocked("iga.evt.grant.active", "iga.grant.active.v1", "iga/provisioner", a.GetRequestId(), &igav1.GrantChanged{Grant: g})
+	f.noticeLocked(a.GetRequesterEmail(), &igav1.Reply{ReplyId: "notice-" + g.GetId(), Kind: igav1.ReplyKind_REPLY_KIND_NOTICE, RequestId: a.GetRequestId(),
+		Text: fmt.Sprintf("Approved by %s. Granted %s until %s.", who, g.GetEntitlementId(), g.GetExpiresAt().AsTime().Format(time.RFC1123)), SentAt: timestamppb.New(now)})
 	return &igav1.DecideResponse{Approval: proto.Clone(a).(*igav1.Approval)}, nil
 }
 

@@ -17,6 +17,7 @@
     showPast: false,
     busy: false,
     events: null,
+    notices: null,
     eventIds: new Set(),
     refreshTimer: 0,
     eventsOpenedAt: 0,
@@ -192,6 +193,7 @@
     restoreChat();
     refreshAll();
     connectEvents();
+    connectNotices();
     $('#chat-input').focus();
   }
 
@@ -200,6 +202,7 @@
     state.person = null;
     store.set('iga.as', '');
     if (state.events) { state.events.close(); state.events = null; }
+    if (state.notices) { state.notices.close(); state.notices = null; }
     $('#toast').hidden = true;
     $('#events-list').replaceChildren();
     state.eventIds.clear();
@@ -298,9 +301,10 @@
         as: state.as, text, option_value: optionValue || '', conversation_id: state.conversation,
       });
       hideBanner();
-      if (resp.conversation_id) {
+      if (resp.conversation_id && resp.conversation_id !== state.conversation) {
         state.conversation = resp.conversation_id;
         store.set(`iga.conversation.${state.as}`, state.conversation);
+        connectNotices();
       }
       typing.remove();
       const replies = resp.replies || [];
@@ -567,6 +571,26 @@
       } else {
         setEventsStatus('Connection lost. Reconnecting…', false);
       }
+    };
+  }
+
+  // Notices: what happens to the person's requests after the chat answered (approved,
+  // denied, granted, revoked, reminders) appears in the conversation as it happens.
+  function connectNotices() {
+    if (state.notices) state.notices.close();
+    const q = new URLSearchParams({ as: state.as, conversation_id: state.conversation || '' });
+    const es = new EventSource(`/api/notices?${q}`);
+    state.notices = es;
+    es.onmessage = (m) => {
+      let r;
+      try { r = JSON.parse(m.data); } catch { return; }
+      if (!r || !r.text) return;
+      addMessage({ from: 'agent', kind: r.kind || 'REPLY_KIND_NOTICE', text: r.text, options: r.options || [], request_id: r.request_id, at: r.sent_at || new Date().toISOString() });
+      scheduleRefresh();
+    };
+    es.onerror = () => {
+      if (state.notices !== es || es.readyState !== EventSource.CLOSED) return; // the browser retries on its own
+      setTimeout(() => { if (state.notices === es && state.as) connectNotices(); }, 5000);
     };
   }
 

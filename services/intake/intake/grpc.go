@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -352,7 +353,7 @@ func (g *intakeServer) Notices(req *igav1.NoticesRequest, stream igav1.IntakeSer
 		return status.FromContextError(err).Err()
 	}
 	// Headers go out now, so the caller knows it is listening before anything happens.
-	if err := stream.SendHeader(nil); err != nil {
+	if err := stream.SendHeader(metadata.Pairs("iga-notices", "listening")); err != nil {
 		return err
 	}
 	for {
