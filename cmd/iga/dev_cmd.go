@@ -98,7 +98,7 @@ serves every service, as an ingress routing by service name would in production.
 	f.StringVar(&c.PolicyFile, "policy-file", "", "policy file (default: policy.yaml in --demo)")
 	f.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&c.LogFormat, "log-format", "json", "json or text")
-	f.StringVar(&c.LogFile, "log-file", "", "write service logs here instead of standard error")
+	f.StringVar(&c.LogFile, "log-file", "", "service logs (default: iga.log in --data-dir; \"-\" for standard error)")
 	return cmd
 }
 
@@ -140,7 +140,14 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
 		}
 	}()
 	logOut := io.Writer(os.Stderr)
-	if c.LogFile != "" {
+	if c.LogFile == "" && c.DataDir != "" && out != io.Discard {
+		// The terminal shows what a person needs; the services' JSON logs go to a file.
+		c.LogFile = filepath.Join(c.DataDir, "iga.log")
+		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("data folder %s: %w", c.DataDir, err)
+		}
+	}
+	if c.LogFile != "" && c.LogFile != "-" {
 		f, err := os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("log file: %w", err)
@@ -336,10 +343,11 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
   Redis       %s
   SCIM target %s/scim/v2   (bearer %s)
   directory   %d people, %d apps, %d entitlements from %s
+  logs        %s
 Try:  iga chat --as dana.reyes@acme.example "I need to look at the payments dashboards for the audit this week"
 Ctrl-C stops everything.
 `, st.GRPCAddr, st.HTTPAddr, st.NATSURL, c.DataDir, describeRedis(redisNote, c.RedisURL), st.SCIMURL, c.SCIMToken,
-		len(snap.People), len(snap.Apps), len(snap.Entitlements), c.DemoDir)
+		len(snap.People), len(snap.Apps), len(snap.Entitlements), c.DemoDir, logWhere(c.LogFile))
 	return st, nil
 }
 
@@ -434,4 +442,11 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func logWhere(file string) string {
+	if file == "" || file == "-" {
+		return "standard error"
+	}
+	return file + "   (tail -f it to watch the services work)"
 }
