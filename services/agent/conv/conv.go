@@ -42,6 +42,8 @@ const (
 	PendingGrant PendingKind = "grant"
 	// PendingExtendOffer waits for yes/no on extending access the person already holds.
 	PendingExtendOffer PendingKind = "extend_offer"
+	// PendingJustification waits for the reason policy wants before a request is proposed.
+	PendingJustification PendingKind = "justification"
 )
 
 // Option is a choice offered to the user.
@@ -81,15 +83,18 @@ type ToolCall struct {
 
 // Draft is the request being shaped in the conversation.
 type Draft struct {
-	Action         Action        `json:"action"`
-	Beneficiary    string        `json:"beneficiary"`
-	EntitlementID  string        `json:"entitlement_id,omitempty"`
-	Duration       time.Duration `json:"duration,omitempty"`
-	DurationAsked  time.Duration `json:"duration_asked,omitempty"`
-	Justification  string        `json:"justification,omitempty"`
-	TicketRef      string        `json:"ticket_ref,omitempty"`
-	Emergency      bool          `json:"emergency,omitempty"`
-	ExtendsGrantID string        `json:"extends_grant_id,omitempty"`
+	Action        Action        `json:"action"`
+	Beneficiary   string        `json:"beneficiary"`
+	EntitlementID string        `json:"entitlement_id,omitempty"`
+	Duration      time.Duration `json:"duration,omitempty"`
+	DurationAsked time.Duration `json:"duration_asked,omitempty"`
+	Justification string        `json:"justification,omitempty"`
+	// JustificationGiven is set once the user answered why they need the access; until
+	// then Justification is their request, kept only when it states a reason.
+	JustificationGiven bool   `json:"justification_given,omitempty"`
+	TicketRef          string `json:"ticket_ref,omitempty"`
+	Emergency          bool   `json:"emergency,omitempty"`
+	ExtendsGrantID     string `json:"extends_grant_id,omitempty"`
 	// GrantID is the grant to give up, for a relinquish.
 	GrantID string `json:"grant_id,omitempty"`
 	// Query is what the user asked for, kept to re-rank when they answer a question.

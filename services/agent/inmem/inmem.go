@@ -23,6 +23,11 @@ import (
 // maximum duration is the entitlement's.
 type Policy struct {
 	Dir func() *directory.Snapshot
+	// Justify, when set, requires a justification of at least the given length (runes)
+	// for entitlements of each risk ("high": 15). A request without one is denied the way
+	// the policy engine denies it: reason "rule <id> needs a justification (at least N
+	// characters)", remediation "give a justification (at least N characters)".
+	Justify map[string]int
 }
 
 // Decide returns the decision for a request.
@@ -44,6 +49,21 @@ func (p Policy) Decide(req *igav1.AccessRequest) *igav1.PolicyDecision {
 	d.GrantedDuration = durationpb.New(dur)
 	step := func(k igav1.ApproverKind, stage int32) *igav1.ApprovalStep {
 		return &igav1.ApprovalStep{Kind: k, Stage: stage}
+	}
+	if n, ok := p.Justify[e.GetRisk()]; ok && !(ben.GetEmploymentType() == "contractor" && e.GetRisk() == "critical") {
+		text := strings.TrimSpace(req.GetJustification())
+		var missing string
+		switch {
+		case text == "":
+			missing = fmt.Sprintf("a justification (at least %d characters)", n)
+		case len([]rune(text)) < n:
+			missing = fmt.Sprintf("a justification of at least %d characters (this one has %d)", n, len([]rune(text)))
+		}
+		if missing != "" {
+			d.Effect, d.Reason = igav1.Effect_EFFECT_DENY, "rule justify-"+e.GetRisk()+" needs "+missing
+			d.Remediation = []string{"give " + missing}
+			return d
+		}
 	}
 	switch {
 	case ben.GetEmploymentType() == "contractor" && e.GetRisk() == "critical":

@@ -53,7 +53,7 @@ func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Repl
 		return conv.Reply{Kind: conv.ReplyError, Text: "I can't find you in the directory as an active person, so I can't request access for you. Please contact IT."}, nil
 	}
 	loc := location(me)
-	t := turn{ctx: ctx, b: b, s: s, st: st, in: in, me: me, loc: loc}
+	t := turn{ctx: ctx, b: b, s: s, st: st, in: in, me: me, loc: loc, text: text}
 	if in.Option != "" {
 		if !st.Pending.Allows(in.Option) {
 			if st.Pending != nil {
@@ -70,6 +70,7 @@ func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Repl
 		return conv.Reply{Kind: conv.ReplyInfo, Text: nothingText}, nil
 	}
 	u := Understand(text, in.Now, loc)
+	t.u = &u
 	if u.Injection {
 		st.Reset()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: injectionText}, nil
@@ -89,6 +90,17 @@ type turn struct {
 	in  Input
 	me  *igav1.Person
 	loc *time.Location
+	// text is the message, cleaned; u what was read from it (nil for a button pick).
+	text string
+	u    *Understanding
+}
+
+// understanding reads a message, reusing this turn's reading when it is this message.
+func (t *turn) understanding(text string) Understanding {
+	if t.u != nil && text == t.text {
+		return *t.u
+	}
+	return Understand(text, t.in.Now, t.loc)
 }
 
 func location(p *igav1.Person) *time.Location {
@@ -178,6 +190,22 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 				d.DurationAsked = u.Duration
 			}
 			return t.withGrant(d.Action, choice)
+		}
+	case conv.PendingJustification:
+		if u.Yes {
+			return t.reask("I need the reason in a few words. "), nil
+		}
+		// A new ask naming another app and a level is not an answer.
+		if d != nil && !(u.Level != "" && t.namesAppOutside(text, []conv.Option{{Value: d.EntitlementID}})) {
+			d.Justification, d.JustificationGiven = strings.TrimSpace(text), true
+			if u.TicketRef != "" {
+				d.TicketRef = u.TicketRef
+			}
+			if u.Duration > 0 {
+				d.DurationAsked = u.Duration
+			}
+			t.st.Pending = nil
+			return t.propose()
 		}
 	case conv.PendingExtendOffer:
 		if u.Yes && d != nil && d.ExtendsGrantID != "" {
@@ -503,6 +531,9 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		}
 		if d.TicketRef == "" {
 			d.TicketRef = prev.TicketRef
+		}
+		if prev.JustificationGiven {
+			d.Justification, d.JustificationGiven = prev.Justification, true
 		}
 	}
 	t.st.Draft = d
@@ -985,12 +1016,24 @@ func (t *turn) propose() (conv.Reply, error) { return t.proposeWhy("") }
 // proposeWhy previews policy and asks the user to confirm.
 func (t *turn) proposeWhy(why string) (conv.Reply, error) {
 	d := t.st.Draft
+	if !d.JustificationGiven && d.Query != "" {
+		// The request's words go as the justification only when they say why.
+		d.Justification = ""
+		if t.statesReason(d.Query, d.EntitlementID, t.understanding(d.Query)) {
+			d.Justification = d.Query
+		}
+	}
 	p, err := t.s.ProposeRequest(t.ctx, t.me.GetEmail(), d)
 	if err != nil {
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "I can't request that: " + userError(err)}, nil
 	}
 	dec := p.Decision
+	if p.PolicyErr == nil {
+		if want, what := justificationWanted(dec, d.Justification); want {
+			return t.askWhy(what, d.JustificationGiven)
+		}
+	}
 	if p.PolicyErr == nil && dec.GetEffect() == igav1.Effect_EFFECT_DENY {
 		t.st.Reset()
 		text := fmt.Sprintf("Policy doesn't allow %s for %s: %s", t.label(d.EntitlementID), t.whom(d), strings.TrimSuffix(dec.GetReason(), "."))
@@ -1014,6 +1057,9 @@ func (t *turn) proposeWhy(why string) (conv.Reply, error) {
 		b.WriteString(" (the most allowed)")
 	}
 	b.WriteString(". ")
+	if why == "" && d.JustificationGiven {
+		why = fmt.Sprintf("Your reason: %q.", clipWords(d.Justification, 200))
+	}
 	if why != "" {
 		b.WriteString(why + " ")
 	}
