@@ -879,6 +879,10 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 		case best != nil && best.ent.GetLevel() != "admin":
 			chosen = best
 			why = "It's the entitlement that matches what you asked for"
+		case t.plainAsk(appID) != nil:
+			// "notion access please": the catalog says what plain access to the app is.
+			chosen = &cand{ent: t.plainAsk(appID)}
+			why = fmt.Sprintf("It's what the catalog gives for plain access to %s", t.appName(appID))
 		default:
 			q := fmt.Sprintf("Which access to %s do you need? Pick the least that lets you do the task.", t.appName(appID))
 			return t.ask(cands, q)
@@ -905,6 +909,43 @@ func (t *turn) aliasMatches(u Understanding) []*igav1.Entitlement {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].GetId() < out[j].GetId() })
 	return out
+}
+
+// plainAsk returns the app's plain entitlement when the request is nothing but one of
+// its aliases ("notion access please", "acess to lienar"): every word, typos corrected,
+// is a stopword or a word of the app, and every word of the alias is there.
+func (t *turn) plainAsk(appID string) *igav1.Entitlement {
+	ix := t.s.Tools().Index()
+	plain, ok := ix.PlainEntitlement(appID)
+	if !ok {
+		return nil
+	}
+	terms := ix.AppTerms(appID)
+	q := t.st.Draft.Query
+	if u := t.understanding(q); u.DurationText != "" {
+		q = strings.Replace(strings.ToLower(q), u.DurationText, " ", 1)
+	}
+	have := map[string]bool{}
+	for _, w := range Tokenize(q) {
+		c := w
+		if !tools.IsStopword(w) && !terms[w] {
+			c = ix.Best(w)
+		}
+		if !tools.IsStopword(c) && !terms[c] {
+			return nil // the message says more than the app's name
+		}
+		have[c] = true
+	}
+	for _, al := range plain.Aliases {
+		all := true
+		for _, w := range al {
+			all = all && have[w]
+		}
+		if all {
+			return plain.Entitlement
+		}
+	}
+	return nil
 }
 
 // bestByScore returns the candidate whose own fields match the task clearly better than

@@ -131,6 +131,11 @@ type Index struct {
 	aliasWords []int
 	docAliases [][]string
 
+	// plain maps an app to its plain entitlement: the one (short of admin) the catalog
+	// gives an alias made of nothing but the app's own words ("notion access", "linear
+	// account"), i.e. what "access to <app>" means.
+	plain map[string]Plain
+
 	// fixes remembers the corrections of words not in the catalog ("look", "quarterly"
 	// recur in message after message); cleared when it reaches maxFixes words.
 	fixMu sync.RWMutex
@@ -272,6 +277,7 @@ func NewIndex(s *directory.Snapshot) *Index {
 			return directory.LevelRank(es[i].GetLevel()) < directory.LevelRank(es[j].GetLevel())
 		})
 	}
+	ix.indexPlain()
 	for t, ps := range ix.postings {
 		for _, p := range ps {
 			ix.peak[t] = max(ix.peak[t], p.app+p.ent)
@@ -280,6 +286,68 @@ func NewIndex(s *directory.Snapshot) *Index {
 	}
 	return ix
 }
+
+// indexPlain finds each app's plain entitlement, if exactly one has such an alias and
+// no entitlement of the app is less privileged.
+func (ix *Index) indexPlain() {
+	ix.plain = map[string]Plain{}
+	found := map[string][]Plain{}
+	for app, es := range ix.byApp {
+		names := map[string]bool{}
+		for _, ph := range ix.appPhrases[app][:min(2, len(ix.appPhrases[app]))] { // id and name
+			for _, w := range ph {
+				names[w] = true
+			}
+		}
+		lowest := directory.LevelRank(es[0].GetLevel()) // es is least privileged first
+		for _, e := range es {
+			if e.GetLevel() == "admin" || directory.LevelRank(e.GetLevel()) > lowest {
+				continue
+			}
+			p := Plain{Entitlement: e}
+			for _, al := range e.GetAliases() {
+				toks := Tokenize(al)
+				words, only := 0, true
+				for _, w := range toks {
+					if !stopwords[w] {
+						words++
+						only = only && names[w]
+					}
+				}
+				if words > 0 && only {
+					p.Aliases = append(p.Aliases, toks)
+				}
+			}
+			if len(p.Aliases) > 0 {
+				found[app] = append(found[app], p)
+			}
+		}
+	}
+	for app, ps := range found {
+		if len(ps) == 1 {
+			ix.plain[app] = ps[0]
+		}
+	}
+}
+
+// Plain is what the catalog says plain access to an app is: the one entitlement, short
+// of admin and of the app's least privileged level, with aliases made only of the app's
+// id or name and stopwords ("notion access", "linear account").
+type Plain struct {
+	Entitlement *igav1.Entitlement
+	// Aliases are those aliases, as words (stopwords kept).
+	Aliases [][]string
+}
+
+// PlainEntitlement returns an app's plain entitlement, if it has one.
+func (ix *Index) PlainEntitlement(appID string) (Plain, bool) {
+	p, ok := ix.plain[appID]
+	return p, ok
+}
+
+// Best is the catalog term a word most likely means: itself when known, else its closest
+// correction, else itself.
+func (ix *Index) Best(t string) string { return ix.best(t) }
 
 // indexAppPhrases files every app phrase under its rarest word (fewest phrases holding
 // it; ties by the word), so naming an app costs the phrases of the message's words.
