@@ -899,10 +899,15 @@ func (t *turn) aliasMatches(u Understanding) []*igav1.Entitlement {
 	var out []*igav1.Entitlement
 	for id, alias := range t.s.Tools().Index().AliasPhrases(t.st.Draft.Query) {
 		e, _, err := t.s.Entitlement(id)
-		if err != nil || (e.GetLevel() == "admin" && u.Level != "admin") {
+		if err != nil {
 			continue
 		}
 		task, _ := matchLevels(strings.ToLower(alias))
+		// Admin needs an explicit ask: the word admin, or the catalog's own words for a
+		// task only that admin role does ("reset mfa" is Okta's help-desk admin).
+		if e.GetLevel() == "admin" && u.Level != "admin" && (task == "" || !t.onlyAliasFor(alias, e)) {
+			continue
+		}
 		if task != "" || (u.Level != "" && e.GetLevel() == u.Level) {
 			out = append(out, e)
 		}
@@ -946,6 +951,32 @@ func (t *turn) plainAsk(appID string) *igav1.Entitlement {
 		}
 	}
 	return nil
+}
+
+// onlyAliasFor reports whether no other entitlement of e's app has the alias (words as
+// AliasPhrases compares them), so the alias names e's task and nothing less privileged.
+func (t *turn) onlyAliasFor(alias string, e *igav1.Entitlement) bool {
+	for _, o := range t.s.Tools().Index().AppEntitlements(e.GetAppId()) {
+		if o.GetId() == e.GetId() {
+			continue
+		}
+		for _, al := range o.GetAliases() {
+			if strings.Join(contentWords(al), " ") == alias {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func contentWords(s string) []string {
+	var out []string
+	for _, w := range Tokenize(s) {
+		if !tools.IsStopword(w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // bestByScore returns the candidate whose own fields match the task clearly better than

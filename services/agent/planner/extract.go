@@ -183,7 +183,7 @@ var levelPhrases = []struct{ phrase, level string }{
 	{"change", "write"}, {"modify", "write"}, {"update", "write"}, {"create", "write"}, {"deploy", "write"},
 	{"push", "write"}, {"commit", "write"}, {"merge", "write"}, {"publish", "write"}, {"fix", "write"},
 	{"contribute", "write"}, {"restart", "write"}, {"rerun", "write"}, {"re-run", "write"}, {"trigger", "write"},
-	{"backfill", "write"}, {"approve", "write"}, {"rotate", "write"}, {"upload", "write"}, {"refund", "write"}, {"post", "write"}, {"run jobs", "write"},
+	{"backfill", "write"}, {"approve", "write"}, {"reset", "write"}, {"unlock", "write"}, {"rotate", "write"}, {"upload", "write"}, {"refund", "write"}, {"post", "write"}, {"run jobs", "write"},
 	{"admin", "admin"}, {"administrator", "admin"}, {"administer", "admin"}, {"superuser", "admin"},
 	{"super user", "admin"}, {"root", "admin"}, {"full access", "admin"}, {"full control", "admin"},
 	{"owner", "admin"}, {"all permissions", "admin"}, {"god mode", "admin"}, {"manage users", "admin"},

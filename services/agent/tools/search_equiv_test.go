@@ -208,3 +208,18 @@ func TestCorrectConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainEntitlement(t *testing.T) {
+	demo, err := directory.LoadDir("../../../deploy/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := NewIndex(demo)
+	for app, want := range map[string]string{"notion": "notion:member", "linear": "linear:member", "jira": "jira:user",
+		"snowflake": "", "databricks": "", "okta": ""} {
+		p, ok := ix.PlainEntitlement(app)
+		if got := p.Entitlement.GetId(); ok != (want != "") || got != want {
+			t.Errorf("PlainEntitlement(%s) = %q, want %q", app, got, want)
+		}
+	}
+}
