@@ -25,8 +25,9 @@ type Policy struct {
 	Dir func() *directory.Snapshot
 	// Justify, when set, requires a justification of at least the given length (runes)
 	// for entitlements of each risk ("high": 15). A request without one is denied the way
-	// the policy engine denies it: reason "rule <id> needs a justification (at least N
-	// characters)", remediation "give a justification (at least N characters)".
+	// the policy engine denies it: reason "Denied: rule <id> needs a justification (at
+	// least N characters).", remediation "give a justification (at least N characters)"
+	// and "ask for <lesser entitlement> (<level>) instead: …".
 	Justify map[string]int
 }
 
@@ -60,8 +61,14 @@ func (p Policy) Decide(req *igav1.AccessRequest) *igav1.PolicyDecision {
 			missing = fmt.Sprintf("a justification of at least %d characters (this one has %d)", n, len([]rune(text)))
 		}
 		if missing != "" {
-			d.Effect, d.Reason = igav1.Effect_EFFECT_DENY, "rule justify-"+e.GetRisk()+" needs "+missing
+			d.Effect, d.Reason = igav1.Effect_EFFECT_DENY, "Denied: rule justify-"+e.GetRisk()+" needs "+missing+"."
 			d.Remediation = []string{"give " + missing}
+			// Like the engine, offer lesser entitlements of the app as alternatives.
+			for _, o := range snap.EntitlementList() {
+				if o.GetAppId() == e.GetAppId() && directory.LevelRank(o.GetLevel()) < directory.LevelRank(e.GetLevel()) {
+					d.Remediation = append(d.Remediation, fmt.Sprintf("ask for %s (%s) instead: that would go to approval", o.GetId(), o.GetLevel()))
+				}
+			}
 			return d
 		}
 	}

@@ -126,15 +126,26 @@ func justificationWanted(dec *igav1.PolicyDecision, given string) (bool, string)
 		return strings.Contains(s, "justification") || strings.Contains(s, "ticket reference")
 	}
 	if dec.GetEffect() == igav1.Effect_EFFECT_DENY {
-		if len(rem) == 0 {
-			return false, ""
-		}
-		for _, r := range rem {
-			if !mentions(r) {
+		// Every reason for the denial is a missing justification or ticket ("Denied: rule
+		// high-risk-owner needs a justification (at least 15 characters)") ...
+		reason := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(dec.GetReason()), "Denied: "), ".")
+		for _, part := range strings.Split(reason, "; ") {
+			if !mentions(part) {
 				return false, ""
 			}
 		}
-		return true, strings.Join(rem, "; ")
+		// ... and so is every remedy, besides asking for something else instead.
+		var what []string
+		for _, r := range rem {
+			switch {
+			case alternative(r):
+			case mentions(r):
+				what = append(what, r)
+			default:
+				return false, ""
+			}
+		}
+		return len(what) > 0, strings.Join(what, "; ")
 	}
 	if strings.TrimSpace(given) != "" {
 		return false, ""
@@ -148,6 +159,14 @@ func justificationWanted(dec *igav1.PolicyDecision, given string) (bool, string)
 		return true, ""
 	}
 	return false, ""
+}
+
+// alternative reports whether a remedy offers a different request rather than naming
+// what this one lacks: "ask for aws-prod:readonly (read) instead: …", "ask for 8h instead
+// of 1d: …", "have … ask for it themselves: …".
+func alternative(remedy string) bool {
+	return strings.HasPrefix(remedy, "ask for ") && strings.Contains(remedy, " instead") ||
+		strings.HasPrefix(remedy, "have ") && strings.Contains(remedy, " ask for it themselves")
 }
 
 // askWhy asks for the reason policy wants, keeping the draft.

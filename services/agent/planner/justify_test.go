@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/agent/conv"
 	"github.com/agentic-iga/iga/services/agent/inmem"
 	"github.com/agentic-iga/iga/services/agent/tools"
@@ -123,5 +124,36 @@ func TestStatesReason(t *testing.T) {
 		if got := tr.statesReason(text, "aws-prod:poweruser", Understand(text, now, time.UTC)); got != want {
 			t.Errorf("statesReason(%q) = %v, want %v", text, got, want)
 		}
+	}
+}
+
+// The policy engine's own words (deploy/demo policy, aws-prod:poweruser without a reason).
+func TestJustificationWanted(t *testing.T) {
+	deny := igav1.Effect_EFFECT_DENY
+	cases := []struct {
+		dec  *igav1.PolicyDecision
+		want bool
+	}{
+		{&igav1.PolicyDecision{Effect: deny, Reason: "Denied: rule high-risk-owner needs a justification (at least 15 characters).",
+			Remediation: []string{"give a justification (at least 15 characters)", "ask for aws-prod:billing (read) instead: that would go to approval",
+				"ask for 8h instead of 1d: that would go to approval"}}, true},
+		{&igav1.PolicyDecision{Effect: deny, Reason: "Denied: rule x needs a ticket reference matching ^INC-",
+			Remediation: []string{"give a ticket reference matching ^INC-"}}, true},
+		// Another reason as well: a denial, not a question.
+		{&igav1.PolicyDecision{Effect: deny, Reason: "Denied: contractors may not hold critical access; rule y needs a justification (at least 20 characters).",
+			Remediation: []string{"give a justification (at least 20 characters)"}}, false},
+		{&igav1.PolicyDecision{Effect: deny, Reason: "Denied: rule sod conflicts with netsuite:ap-approver.",
+			Remediation: []string{"give up netsuite:ap-approver first"}}, false},
+		{&igav1.PolicyDecision{Effect: deny, Reason: "Denied: rule y needs a justification.", Remediation: []string{"ask for x (read) instead: that would be allowed"}}, false},
+		{&igav1.PolicyDecision{Effect: igav1.Effect_EFFECT_REQUIRE_APPROVAL, Reason: "needs the manager, with a justification"}, true},
+		{&igav1.PolicyDecision{Effect: igav1.Effect_EFFECT_ALLOW, Reason: "low-risk access is auto-approved"}, false},
+	}
+	for _, c := range cases {
+		if got, _ := justificationWanted(c.dec, ""); got != c.want {
+			t.Errorf("justificationWanted(%q, %q) = %v, want %v", c.dec.GetReason(), c.dec.GetRemediation(), got, c.want)
+		}
+	}
+	if got, _ := justificationWanted(cases[5].dec, "for the audit"); got {
+		t.Error("asked again for a justification already given")
 	}
 }
