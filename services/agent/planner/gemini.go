@@ -279,11 +279,10 @@ func (g *Gemini) call(t *turn, c *genai.FunctionCall) (map[string]any, *conv.Rep
 		out := map[string]any{"effect": p.Decision.GetEffect().String(), "reason": p.Decision.GetReason(),
 			"max_duration": directory.FormatDuration(p.Decision.GetMaxDuration().AsDuration()),
 			"duration":     directory.FormatDuration(d.Duration)}
-		var who []string
-		for _, st := range p.Stages {
-			who = append(who, strings.Join(st.GetApprovers(), " or "))
+		if len(p.Stages) > 0 {
+			// In the words the user should hear: names and roles, stages in order.
+			out["approvers"] = t.approversPhrase(p.Stages, strings.EqualFold(person, t.me.GetEmail()))
 		}
-		out["approvers"] = who
 		return out, nil, nil
 	case "propose_request":
 		id := str(args, "entitlement_id")
