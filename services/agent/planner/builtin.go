@@ -544,7 +544,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	if u.TicketRef != "" {
 		query = strings.ReplaceAll(query, strings.ToLower(u.TicketRef), " ")
 	}
-	who := FindBeneficiary(text, t.me.GetEmail(), snap)
+	who := FindBeneficiary(text, t.me.GetEmail(), snap, t.s.Tools().Index())
 	if who.Explicit && who.Email == "" {
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("I can't find %q in the directory. Who is the access for? Give me their email address.", who.Text)}, nil

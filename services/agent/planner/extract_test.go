@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/directory"
 	"github.com/agentic-iga/iga/services/agent/conv"
+	"github.com/agentic-iga/iga/services/agent/tools"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -87,6 +88,7 @@ func TestFindBeneficiary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ix := tools.NewIndex(snap)
 	priya := "priya.nair@acme.example"
 	cases := []struct {
 		text, want string
@@ -103,7 +105,7 @@ func TestFindBeneficiary(t *testing.T) {
 		{"github read for bob@acme.example", "", true},
 	}
 	for _, c := range cases {
-		m := FindBeneficiary(c.text, priya, snap)
+		m := FindBeneficiary(c.text, priya, snap, ix)
 		if m.Email != c.want || m.Explicit != c.explicit {
 			t.Errorf("FindBeneficiary(%q) = %+v, want %q explicit=%v", c.text, m, c.want, c.explicit)
 		}

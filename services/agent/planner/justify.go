@@ -91,7 +91,7 @@ func (t *turn) namingWords(entitlementID string, u Understanding, text string) m
 		}
 	}
 	addAll(u.DurationText)
-	if who := FindBeneficiary(text, t.me.GetEmail(), t.s.Tools().Snapshot()); who.Text != "" {
+	if who := FindBeneficiary(text, t.me.GetEmail(), t.s.Tools().Snapshot(), t.s.Tools().Index()); who.Text != "" {
 		addAll(who.Text)
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
+	"github.com/agentic-iga/iga/services/agent/tools"
 )
 
 var (
@@ -30,7 +31,7 @@ type Mention struct {
 
 // FindBeneficiary finds who a request is for when it is not the requester. It returns a
 // zero Mention when the message asks for the requester.
-func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
+func FindBeneficiary(text, requester string, snap *directory.Snapshot, ix *tools.Index) Mention {
 	lower := strings.ToLower(text)
 	for _, e := range emailRe.FindAllString(text, -1) {
 		p, ok := snap.Person(e)
@@ -42,7 +43,7 @@ func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
 		}
 	}
 	if m := behalfRe.FindStringSubmatch(lower); m != nil {
-		if email, used := resolveName(m[1], requester, snap); email != "" {
+		if email, used := resolveName(m[1], requester, ix); email != "" {
 			return Mention{Email: email, Text: used, Explicit: true}
 		}
 		return Mention{Text: firstWord(m[1]), Explicit: true}
@@ -52,7 +53,7 @@ func FindBeneficiary(text, requester string, snap *directory.Snapshot) Mention {
 			if notAPerson[firstWord(m[1])] {
 				continue
 			}
-			if email, used := resolveName(m[1], requester, snap); email != "" && !strings.EqualFold(email, requester) {
+			if email, used := resolveName(m[1], requester, ix); email != "" && !strings.EqualFold(email, requester) {
 				return Mention{Email: email, Text: used}
 			}
 		}
@@ -69,35 +70,23 @@ func firstWord(s string) string {
 
 // resolveName finds a person by "first last", "first.last" or a unique first name,
 // preferring the requester's direct reports when a first name is shared. It returns the
-// email and the part of name that named them.
-func resolveName(name, requester string, snap *directory.Snapshot) (string, string) {
+// email and the part of name that named them. Lookups go through the people index, so a
+// large directory costs no more than a small one.
+func resolveName(name, requester string, ix *tools.Index) (string, string) {
 	name = strings.Trim(strings.TrimSpace(name), ".'")
 	if name == "" {
 		return "", ""
 	}
 	words := strings.Fields(name)
-	active := func(p *igav1.Person) bool { return p.GetStatus() == "" || p.GetStatus() == "active" }
-	var full, first []*igav1.Person
-	for _, p := range snap.PeopleList() {
-		if !active(p) {
-			continue
-		}
-		local := strings.SplitN(p.GetEmail(), "@", 2)[0]
-		pn := strings.ToLower(p.GetName())
-		pw := strings.Fields(pn)
-		if local == words[0] {
-			return p.GetEmail(), words[0]
-		}
-		if len(words) == 2 && pn == words[0]+" "+words[1] {
-			full = append(full, p)
-		}
-		if len(pw) > 0 && pw[0] == words[0] || strings.SplitN(local, ".", 2)[0] == words[0] {
-			first = append(first, p)
+	if ps := ix.PeopleByLocalPart(words[0]); len(ps) > 0 {
+		return ps[0].GetEmail(), words[0]
+	}
+	if len(words) == 2 {
+		if full := ix.PeopleByName(words[0] + " " + words[1]); len(full) == 1 {
+			return full[0].GetEmail(), words[0] + " " + words[1]
 		}
 	}
-	if len(full) == 1 {
-		return full[0].GetEmail(), words[0] + " " + words[1]
-	}
+	first := ix.PeopleByFirstName(words[0])
 	if len(first) == 1 {
 		return first[0].GetEmail(), words[0]
 	}

@@ -24,8 +24,9 @@ var (
 	}
 )
 
-// Directory returns a snapshot with apps*10 entitlements and a few people, including the
-// demo personas dana.reyes and sam.patel, and the grafana payments entitlements.
+// Directory returns a snapshot with apps*10 entitlements and apps*2 people, including
+// the demo personas dana.reyes and sam.patel (every 50th synthetic person is a Financial
+// Analyst in Finance, a peer of dana's), and the grafana payments entitlements.
 func Directory(apps int) *directory.Snapshot {
 	people := []*igav1.Person{
 		{Email: "olivia.chen@acme.example", Name: "Olivia Chen", Department: "Finance", Title: "CFO", Status: "active"},
@@ -33,6 +34,19 @@ func Directory(apps int) *directory.Snapshot {
 		{Email: "dana.reyes@acme.example", Name: "Dana Reyes", Department: "Finance", Title: "Financial Analyst", ManagerEmail: "marco.bianchi@acme.example", Status: "active"},
 		{Email: "priya.nair@acme.example", Name: "Priya Nair", Department: "Engineering", Title: "Engineering Manager", Status: "active"},
 		{Email: "sam.patel@acme.example", Name: "Sam Patel", Department: "Engineering", Title: "Software Engineer", ManagerEmail: "priya.nair@acme.example", Status: "active"},
+	}
+	depts := []struct{ dept, title, manager string }{
+		{"Engineering", "Software Engineer", "priya.nair@acme.example"}, {"Finance", "Accountant", "marco.bianchi@acme.example"},
+		{"Engineering", "Site Reliability Engineer", "priya.nair@acme.example"}, {"Finance", "Controller", "olivia.chen@acme.example"},
+	}
+	for i := range apps * 2 {
+		d := depts[i%len(depts)]
+		if i%50 == 0 {
+			d = depts[1]
+			d.title = "Financial Analyst"
+		}
+		people = append(people, &igav1.Person{Email: fmt.Sprintf("person%d.synth@acme.example", i), Name: fmt.Sprintf("Person%d Synth", i),
+			Department: d.dept, Title: d.title, ManagerEmail: d.manager, Status: "active"})
 	}
 	var as []*igav1.App
 	var es []*igav1.Entitlement

@@ -136,6 +136,8 @@ type Index struct {
 	// account"), i.e. what "access to <app>" means.
 	plain map[string]Plain
 
+	people peopleIndex
+
 	// fixes remembers the corrections of words not in the catalog ("look", "quarterly"
 	// recur in message after message); cleared when it reaches maxFixes words.
 	fixMu sync.RWMutex
@@ -157,6 +159,7 @@ func NewIndex(s *directory.Snapshot) *Index {
 		}
 	}
 	ix.indexAppPhrases()
+	ix.people = newPeopleIndex(s)
 
 	type docTF struct {
 		tf   [nFields]map[string]int

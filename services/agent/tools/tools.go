@@ -226,8 +226,8 @@ func (s *Session) PeerAccess(ctx context.Context, person string) ([]PeerHolding,
 		return nil, 0, err
 	}
 	peers := map[string]bool{}
-	for _, q := range snap.PeopleList() {
-		if q.GetEmail() != p.GetEmail() && q.GetTitle() == p.GetTitle() && q.GetDepartment() == p.GetDepartment() {
+	for _, q := range s.t.Index().Peers(p.GetTitle(), p.GetDepartment()) {
+		if q.GetEmail() != p.GetEmail() {
 			peers[q.GetEmail()] = true
 		}
 	}
