@@ -63,7 +63,7 @@ func TestResolveNameMatchesScan(t *testing.T) {
 	for _, p := range snap.PeopleList() {
 		local, _, _ := strings.Cut(p.GetEmail(), "@")
 		n := strings.ToLower(p.GetName())
-		names = append(names, local, n, strings.Fields(n+" x")[0], strings.SplitN(local, ".", 2)[0], n+" extra", "zed "+n)
+		names = append(names, local, n, strings.Fields(n + " x")[0], strings.SplitN(local, ".", 2)[0], n+" extra", "zed "+n)
 	}
 	names = append(names, "", "nobody", "the audit", "snowflake")
 	for _, requester := range []string{"priya.nair@acme.example", "marco.bianchi@acme.example", "dana.reyes@acme.example"} {
