@@ -227,20 +227,45 @@ func isWordByte(b byte) bool {
 }
 
 var (
-	injectionRe  = regexp.MustCompile(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`)
+	injectionRe = guard(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`,
+		"ignore", "disregard", "forget", "override", "bypass", "skip", "circumvent", "you are now", "act as", "pretend ",
+		"developer mode", "jailbreak", "system prompt", "new instructions", "grant ", "without ")
 	everythingRe = regexp.MustCompile(`\b(?:everything|all (?:the )?(?:apps|systems|tools|applications|access|the things)|every (?:app|system|tool)|all of (?:them|it)|anything)\b`)
 	cancelRe     = regexp.MustCompile(`^(?:cancel|nevermind|never mind|forget it|stop|abort|scratch that|no thanks|nothing|quit|exit)\b|\b(?:cancel (?:that|it|this|my request)|never ?mind|forget (?:it|that|about it))\b`)
 	statusRe     = regexp.MustCompile(`\b(?:what (?:access|permissions|entitlements|grants)(?: do)? i (?:have|hold)|what do i have|what can i access|(?:list|show)(?: me)? my (?:access|grants|permissions|entitlements)|my (?:current )?(?:access|grants|permissions|entitlements)\b\s*\??$|which (?:access|apps) do i have|do i (?:have|still have) (?:any )?access|status of my requests?|where(?: is|'s) my (?:request|access)|my (?:open |pending )?requests?\b\s*\??$|any news on my request|has my request been approved)`)
-	relinquishRe = regexp.MustCompile(`\b(?:relinquish|give up|remove my|revoke my|drop my|take away my|end my|release my|return my|no longer need|don't need (?:it|this|that|my|the)?.{0,40}(?:anymore|any more|now)|do not need .{0,40}(?:anymore|any more)|done with (?:my |the )?|finished with (?:my |the )?|remove (?:me|myself) from|take me off|you can (?:remove|revoke)|please (?:remove|revoke) (?:my|it))`)
-	extendRe     = regexp.MustCompile(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`)
-	yesRe        = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
-	noRe         = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
-	greetingRe   = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
-	helpRe       = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
-	decideRe     = regexp.MustCompile(`(?i)^\s*(approve|approved|deny|denied|reject|decline)\s+(?:request\s+|approval\s+)?([a-z0-9][a-z0-9._:-]{2,80})\b[\s,.:;-]*(?:(?:because|reason:?|as|since)\s+)?(.*)$`)
-	approvalsRe  = regexp.MustCompile(`\b(?:what|anything|which|list|show)\b.{0,30}\b(?:to approve|waiting for (?:me|my approval)|my approvals|pending approvals|approvals? (?:for|waiting on) me)\b`)
-	emergencyRe  = regexp.MustCompile(`\b(?:emergency|break[- ]glass|sev ?-?[01]|p0|p1 incident|outage)\b`)
+	relinquishRe = guard(`\b(?:relinquish|give up|remove my|revoke my|drop my|take away my|end my|release my|return my|no longer need|don't need (?:it|this|that|my|the)?.{0,40}(?:anymore|any more|now)|do not need .{0,40}(?:anymore|any more)|done with (?:my |the )?|finished with (?:my |the )?|remove (?:me|myself) from|take me off|you can (?:remove|revoke)|please (?:remove|revoke) (?:my|it))`,
+		"relinquish", "give up", "remove ", "revoke my", "drop my", "take away my", "end my", "release my", "return my",
+		"no longer need", "don't need", "do not need", "done with", "finished with", "take me off", "you can ", "please ")
+	extendRe = guard(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`,
+		"extend", "extension", "prolong", "renew", "more time", "longer", "keep ", "another ")
+	yesRe       = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
+	noRe        = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
+	greetingRe  = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
+	helpRe      = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
+	decideRe    = regexp.MustCompile(`(?i)^\s*(approve|approved|deny|denied|reject|decline)\s+(?:request\s+|approval\s+)?([a-z0-9][a-z0-9._:-]{2,80})\b[\s,.:;-]*(?:(?:because|reason:?|as|since)\s+)?(.*)$`)
+	approvalsRe = regexp.MustCompile(`\b(?:what|anything|which|list|show)\b.{0,30}\b(?:to approve|waiting for (?:me|my approval)|my approvals|pending approvals|approvals? (?:for|waiting on) me)\b`)
+	emergencyRe = regexp.MustCompile(`\b(?:emergency|break[- ]glass|sev ?-?[01]|p0|p1 incident|outage)\b`)
 )
+
+// guarded is a regexp and words one of which a text must hold for it to match: a few
+// substring checks spare running the regexp over most messages.
+type guarded struct {
+	re   *regexp.Regexp
+	lits []string
+}
+
+// guard compiles expr; lits must be necessary: every match of expr contains one.
+func guard(expr string, lits ...string) guarded { return guarded{regexp.MustCompile(expr), lits} }
+
+// MatchString is the regexp's, skipped when no word is there.
+func (g guarded) MatchString(s string) bool {
+	for _, l := range g.lits {
+		if strings.Contains(s, l) {
+			return g.re.MatchString(s)
+		}
+	}
+	return false
+}
 
 // Understand reads a message.
 func Understand(text string, now time.Time, loc *time.Location) Understanding {

@@ -21,7 +21,9 @@ const whyQuestion = "Why do you need it? A ticket reference helps, e.g. INC-1234
 
 var (
 	// reasonMarkerRe: words that introduce a reason.
-	reasonMarkerRe = regexp.MustCompile(`\b(?:because|since|as part of|in order to|so that|so (?:i|we) can|due to|for the purpose of|needed for|required for|as requested by|on request of|per)\b`)
+	reasonMarkerRe = guard(`\b(?:because|since|as part of|in order to|so that|so (?:i|we) can|due to|for the purpose of|needed for|required for|as requested by|on request of|per)\b`,
+		"because", "since", "as part of", "in order to", "so that", "so i can", "so we can", "due to", "for the purpose of",
+		"needed for", "required for", "as requested by", "on request of", "per")
 	// forClauseRe: "for <something>", up to the end of the clause.
 	forClauseRe = regexp.MustCompile(`\bfor\s+([^,.;!?]+)`)
 	minCharsRe  = regexp.MustCompile(`at least (\d+) characters`)
