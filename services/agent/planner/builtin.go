@@ -93,6 +93,8 @@ type turn struct {
 	// text is the message, cleaned; u what was read from it (nil for a button pick).
 	text string
 	u    *Understanding
+	// query is what the catalog was searched for this turn, if it was.
+	query string
 }
 
 // understanding reads a message, reusing this turn's reading when it is this message.
@@ -469,7 +471,11 @@ func (t *turn) namesAnyApp(text string) bool {
 
 // matchGrants returns the grants whose entitlement the message names best.
 func (t *turn) matchGrants(text string, gs []*igav1.Grant) []*igav1.Grant {
-	hits := t.s.SearchCatalog(text, 0)
+	ids := make([]string, 0, len(gs))
+	for _, g := range gs {
+		ids = append(ids, g.GetEntitlementId())
+	}
+	hits := t.s.Tools().Index().SearchAmong(text, ids)
 	score := map[string]float64{}
 	for _, h := range hits {
 		score[h.Entitlement.GetId()] = h.Score
@@ -558,6 +564,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		query = strings.Replace(strings.ToLower(query), strings.ToLower(who.Text), " ", 1)
 	}
 	hits := t.s.SearchCatalog(query, searchLimit)
+	t.query = query
 	ix := t.s.Tools().Index()
 	// Which apps does the message name outright?
 	named := map[string]bool{}
@@ -574,7 +581,8 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	if len(named) == 0 && prev != nil && prev.EntitlementID != "" {
 		if e, _, err := t.s.Entitlement(prev.EntitlementID); err == nil && (u.Level != "" || content == 0) {
 			named[e.GetAppId()] = true
-			hits = t.s.SearchCatalog(prev.Query+" "+query, searchLimit)
+			t.query = prev.Query + " " + query
+			hits = t.s.SearchCatalog(t.query, searchLimit)
 		}
 	}
 	// A task alias in one app's catalog decides the app ("read production logs").
@@ -710,9 +718,10 @@ func topTwo(m map[string]float64) (first, second string, n int) {
 	return first, second, n
 }
 
-// searchLimit bounds the hits the planner weighs; the tail of a large catalog's ranking
-// never changes which app or entitlement wins.
-const searchLimit = 200
+// searchLimit bounds the hits the planner weighs to choose an app; the tail of a large
+// catalog's ranking never changes which app wins, and the chosen app's entitlements are
+// then all scored (candidates).
+const searchLimit = 50
 
 var levelWord = map[string]bool{"read": true, "write": true, "admin": true, "viewer": true, "editor": true, "view": true,
 	"edit": true, "readonly": true, "only": true, "full": true, "look": true, "see": true}
@@ -780,7 +789,17 @@ type cand struct {
 
 // candidates are an app's entitlements that match the task best, least privileged first.
 func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
-	appTerms := t.s.Tools().Index().AppTerms(appID)
+	ix := t.s.Tools().Index()
+	appTerms := ix.AppTerms(appID)
+	// The ranking's head decides the app; within it, every entitlement is scored, so
+	// none is missed for falling outside the head.
+	if t.query != "" {
+		ids := make([]string, 0, len(ix.AppEntitlements(appID)))
+		for _, e := range ix.AppEntitlements(appID) {
+			ids = append(ids, e.GetId())
+		}
+		hits = ix.SearchAmong(t.query, ids)
+	}
 	score := map[string]float64{}
 	for _, h := range hits {
 		if h.App.GetId() != appID {

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -109,6 +110,8 @@ type aliasRef struct {
 // their exact words.
 type Index struct {
 	docs []doc
+	// docOf is each entitlement's document.
+	docOf map[string]int32
 	// postings lists the documents holding each term, in document (= id) order.
 	postings map[string][]posting
 	// peak is each term's highest score in any document (app and entitlement parts
@@ -171,6 +174,7 @@ func NewIndex(s *directory.Snapshot) *Index {
 	var total [nFields]int
 	aliasLens := map[int]bool{}
 	ix.docs = make([]doc, len(ents))
+	ix.docOf = make(map[string]int32, len(ents))
 	ix.docAliases = make([][]string, len(ents))
 	for i, e := range ents {
 		a, _ := s.App(e.GetAppId())
@@ -178,6 +182,7 @@ func NewIndex(s *directory.Snapshot) *Index {
 			a = &igav1.App{Id: e.GetAppId(), Name: e.GetAppId()}
 		}
 		ix.docs[i] = doc{ent: e, app: a, rank: directory.LevelRank(e.GetLevel())}
+		ix.docOf[e.GetId()] = int32(i)
 		d := &tfs[i]
 		add := func(f field, text string) {
 			if d.tf[f] == nil {
@@ -631,30 +636,53 @@ type scored struct {
 	named    bool
 	app, ent float64
 	score    float64 // app + ent, once the document is scored
-	// terms has bit i set when the i-th query term (in merge order) matched; terms past
-	// the 64th are looked up again when hits are built.
+	// terms has a bit set per matched query term (the first 64), to size the hits' term
+	// lists.
 	terms uint64
 }
 
 // Search ranks entitlements for a free-text query. Stopwords are ignored; unknown words
 // are corrected to near catalog terms. limit <= 0 returns every match.
 func (ix *Index) Search(query string, limit int) []Hit {
-	return ix.search(query, limit, nil)
+	return ix.search(query, limit)
 }
 
-// SearchAmong scores only the given entitlements against a query, best first.
+// SearchAmong scores only the given entitlements against a query, best first, as Search
+// would score them; entitlements that match nothing are left out. It costs the number of
+// entitlements times the query's words, whatever the catalog's size.
 func (ix *Index) SearchAmong(query string, ids []string) []Hit {
-	keep := map[string]bool{}
-	for _, id := range ids {
-		keep[id] = true
-	}
-	if len(keep) == 0 {
+	terms := ix.queryTerms(query)
+	if len(terms) == 0 {
 		return nil
 	}
-	return ix.search(query, 0, func(d int32) bool { return keep[ix.docs[d].ent.GetId()] })
+	sort.Slice(terms, func(i, j int) bool { return terms[i].term < terms[j].term })
+	var kept []scored
+	seen := map[int32]bool{}
+	for _, id := range ids {
+		d, ok := ix.docOf[id]
+		if !ok || seen[d] {
+			continue
+		}
+		seen[d] = true
+		s := scored{doc: d}
+		for i := range terms {
+			qt := &terms[i]
+			if j := seek(qt.list, 0, d); j < len(qt.list) && qt.list[j].doc == d {
+				s.add(i, qt, qt.list[j])
+			}
+		}
+		if s.app+s.ent == 0 {
+			continue
+		}
+		s.score, s.rank = s.app+s.ent, int32(ix.docs[d].rank)
+		kept = append(kept, s)
+	}
+	top := topK{h: kept}
+	return ix.hits(terms, top.sorted())
 }
 
-func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
+// queryTerms are the catalog terms a query asks for, typos corrected, with weights.
+func (ix *Index) queryTerms(query string) []queryTerm {
 	weights := map[string]float64{}
 	for _, t := range Tokenize(query) {
 		if stopwords[t] {
@@ -666,12 +694,17 @@ func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
 			}
 		}
 	}
-	if len(weights) == 0 {
-		return nil
-	}
 	terms := make([]queryTerm, 0, len(weights))
 	for t, w := range weights {
 		terms = append(terms, queryTerm{term: t, w: w, list: ix.postings[t], peak: w * ix.peak[t]})
+	}
+	return terms
+}
+
+func (ix *Index) search(query string, limit int) []Hit {
+	terms := ix.queryTerms(query)
+	if len(terms) == 0 {
+		return nil
 	}
 	// Least promising terms first: those whose peaks together cannot lift a document into
 	// the kept set are only looked up for documents the others found (MaxScore), so a
@@ -720,7 +753,7 @@ func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
 				s.add(i, qt, qt.list[qt.pos])
 			}
 		}
-		if s.app+s.ent == 0 || (keep != nil && !keep(next)) {
+		if s.app+s.ent == 0 {
 			continue
 		}
 		s.score, s.rank = s.app+s.ent, int32(ix.docs[next].rank)
@@ -731,39 +764,33 @@ func (ix *Index) search(query string, limit int, keep func(int32) bool) []Hit {
 			}
 		}
 	}
-	// Build the hits, going through the terms in alphabetical order so Terms and
-	// EntTerms come sorted.
-	alpha := make([]int, len(terms))
-	for i := range alpha {
-		alpha[i] = i
-	}
-	sort.Slice(alpha, func(i, j int) bool { return terms[alpha[i]].term < terms[alpha[j]].term })
-	kept := top.sorted()
+	sort.Slice(terms, func(i, j int) bool { return terms[i].term < terms[j].term })
+	return ix.hits(terms, top.sorted())
+}
+
+// hits builds the results for the kept documents, terms in alphabetical order so Terms
+// and EntTerms come sorted. terms must be sorted by term.
+func (ix *Index) hits(terms []queryTerm, kept []scored) []Hit {
 	hits := make([]Hit, len(kept))
+	n := 0
+	for _, s := range kept {
+		n += bits.OnesCount64(s.terms)
+	}
 	// The hits' term lists share two backing arrays: one allocation each per query.
-	termBuf := make([]string, 0, len(kept)*min(len(terms), 8))
-	entBuf := make([]TermScore, 0, len(kept)*min(len(terms), 8))
+	termBuf := make([]string, 0, n)
+	entBuf := make([]TermScore, 0, n)
 	for k, s := range kept {
 		d := ix.docs[s.doc]
 		h := Hit{Entitlement: d.ent, App: d.app, AppScore: s.app, EntScore: s.ent, Score: s.score, AppNamed: s.named}
 		t0, e0 := len(termBuf), len(entBuf)
-		for _, ti := range alpha {
-			qt := &terms[ti]
-			var p posting
-			if ti < 64 {
-				if s.terms&(1<<ti) == 0 {
-					continue
-				}
-				p = qt.list[sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })]
-			} else {
-				i := sort.Search(len(qt.list), func(i int) bool { return qt.list[i].doc >= s.doc })
-				if i == len(qt.list) || qt.list[i].doc != s.doc {
-					continue
-				}
-				p = qt.list[i]
+		for i := range terms {
+			qt := &terms[i]
+			j := seek(qt.list, 0, s.doc)
+			if j == len(qt.list) || qt.list[j].doc != s.doc {
+				continue
 			}
 			termBuf = append(termBuf, qt.term)
-			if e := qt.w * p.ent; e > 0 {
+			if e := qt.w * qt.list[j].ent; e > 0 {
 				entBuf = append(entBuf, TermScore{qt.term, e})
 			}
 		}

@@ -134,8 +134,33 @@ func compareQuery(t *testing.T, ix *Index, ref *refIndex, q string) {
 	if got, want := ix.AliasPhrases(q), ref.AliasPhrases(q); !reflect.DeepEqual(got, want) {
 		t.Fatalf("AliasPhrases(%q) = %v, want %v", q, got, want)
 	}
+	// SearchAmong is Search restricted to the given entitlements.
+	all := ref.Search(q, 0)
+	var ids []string
+	keep := map[string]bool{}
+	for i, h := range all {
+		if i%3 == 0 {
+			ids = append(ids, h.Entitlement.GetId())
+			keep[h.Entitlement.GetId()] = true
+		}
+	}
+	ids = append(ids, "no:such", ix.docs[0].ent.GetId())
+	keep[ix.docs[0].ent.GetId()] = true
+	var among []Hit
+	for _, h := range all {
+		if keep[h.Entitlement.GetId()] {
+			among = append(among, h)
+		}
+	}
+	compareHits(t, q, -1, ix.SearchAmong(q, ids), among)
 	for _, limit := range []int{0, 5, 200} {
-		got, want := ix.Search(q, limit), ref.Search(q, limit)
+		compareHits(t, q, limit, ix.Search(q, limit), ref.Search(q, limit))
+	}
+}
+
+func compareHits(t *testing.T, q string, limit int, got, want []Hit) {
+	t.Helper()
+	{
 		if len(got) != len(want) {
 			t.Fatalf("Search(%q, %d): %d hits, want %d", q, limit, len(got), len(want))
 		}
