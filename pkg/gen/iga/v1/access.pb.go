@@ -336,8 +336,11 @@ type AccessRequest struct {
 	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// For an extension: the grant being extended.
 	ExtendsGrantId string `protobuf:"bytes,12,opt,name=extends_grant_id,json=extendsGrantId,proto3" json:"extends_grant_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How the agent arrived at this request: every tool it called, in order — the audit
+	// trail of the reasoning behind the ask.
+	AgentTrace    []*ToolCall `protobuf:"bytes,13,rep,name=agent_trace,json=agentTrace,proto3" json:"agent_trace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AccessRequest) Reset() {
@@ -454,6 +457,85 @@ func (x *AccessRequest) GetExtendsGrantId() string {
 	return ""
 }
 
+func (x *AccessRequest) GetAgentTrace() []*ToolCall {
+	if x != nil {
+		return x.AgentTrace
+	}
+	return nil
+}
+
+// ToolCall is one call of one of the agent's tools.
+type ToolCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "search_catalog", "evaluate_policy", "propose_request", ...
+	Tool string `protobuf:"bytes,1,opt,name=tool,proto3" json:"tool,omitempty"`
+	// The arguments, as the planner gave them (JSON).
+	Arguments string `protobuf:"bytes,2,opt,name=arguments,proto3" json:"arguments,omitempty"`
+	// What the tool answered, in a sentence ("3 matches: grafana:payments-viewer, ...").
+	Result        string                 `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCall) Reset() {
+	*x = ToolCall{}
+	mi := &file_iga_v1_access_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCall) ProtoMessage() {}
+
+func (x *ToolCall) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_access_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
+func (*ToolCall) Descriptor() ([]byte, []int) {
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ToolCall) GetTool() string {
+	if x != nil {
+		return x.Tool
+	}
+	return ""
+}
+
+func (x *ToolCall) GetArguments() string {
+	if x != nil {
+		return x.Arguments
+	}
+	return ""
+}
+
+func (x *ToolCall) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *ToolCall) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 // ApprovalStep is one stage of approval a decision demands.
 type ApprovalStep struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -470,7 +552,7 @@ type ApprovalStep struct {
 
 func (x *ApprovalStep) Reset() {
 	*x = ApprovalStep{}
-	mi := &file_iga_v1_access_proto_msgTypes[1]
+	mi := &file_iga_v1_access_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +564,7 @@ func (x *ApprovalStep) String() string {
 func (*ApprovalStep) ProtoMessage() {}
 
 func (x *ApprovalStep) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[1]
+	mi := &file_iga_v1_access_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +577,7 @@ func (x *ApprovalStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalStep.ProtoReflect.Descriptor instead.
 func (*ApprovalStep) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{1}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ApprovalStep) GetKind() ApproverKind {
@@ -540,7 +622,7 @@ type RuleMatch struct {
 
 func (x *RuleMatch) Reset() {
 	*x = RuleMatch{}
-	mi := &file_iga_v1_access_proto_msgTypes[2]
+	mi := &file_iga_v1_access_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +634,7 @@ func (x *RuleMatch) String() string {
 func (*RuleMatch) ProtoMessage() {}
 
 func (x *RuleMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[2]
+	mi := &file_iga_v1_access_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +647,7 @@ func (x *RuleMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleMatch.ProtoReflect.Descriptor instead.
 func (*RuleMatch) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{2}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RuleMatch) GetRuleId() string {
@@ -621,7 +703,7 @@ type PolicyDecision struct {
 
 func (x *PolicyDecision) Reset() {
 	*x = PolicyDecision{}
-	mi := &file_iga_v1_access_proto_msgTypes[3]
+	mi := &file_iga_v1_access_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +715,7 @@ func (x *PolicyDecision) String() string {
 func (*PolicyDecision) ProtoMessage() {}
 
 func (x *PolicyDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[3]
+	mi := &file_iga_v1_access_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +728,7 @@ func (x *PolicyDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyDecision.ProtoReflect.Descriptor instead.
 func (*PolicyDecision) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PolicyDecision) GetRequestId() string {
@@ -747,7 +829,7 @@ type ApprovalVote struct {
 
 func (x *ApprovalVote) Reset() {
 	*x = ApprovalVote{}
-	mi := &file_iga_v1_access_proto_msgTypes[4]
+	mi := &file_iga_v1_access_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +841,7 @@ func (x *ApprovalVote) String() string {
 func (*ApprovalVote) ProtoMessage() {}
 
 func (x *ApprovalVote) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[4]
+	mi := &file_iga_v1_access_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +854,7 @@ func (x *ApprovalVote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalVote.ProtoReflect.Descriptor instead.
 func (*ApprovalVote) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ApprovalVote) GetApproverEmail() string {
@@ -835,7 +917,7 @@ type Approval struct {
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_iga_v1_access_proto_msgTypes[5]
+	mi := &file_iga_v1_access_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +929,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[5]
+	mi := &file_iga_v1_access_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +942,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{5}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Approval) GetId() string {
@@ -986,7 +1068,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_iga_v1_access_proto_msgTypes[6]
+	mi := &file_iga_v1_access_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1080,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[6]
+	mi := &file_iga_v1_access_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1093,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{6}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Grant) GetId() string {
@@ -1122,7 +1204,7 @@ type ProvisionGrant struct {
 
 func (x *ProvisionGrant) Reset() {
 	*x = ProvisionGrant{}
-	mi := &file_iga_v1_access_proto_msgTypes[7]
+	mi := &file_iga_v1_access_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1216,7 @@ func (x *ProvisionGrant) String() string {
 func (*ProvisionGrant) ProtoMessage() {}
 
 func (x *ProvisionGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[7]
+	mi := &file_iga_v1_access_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1229,7 @@ func (x *ProvisionGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionGrant.ProtoReflect.Descriptor instead.
 func (*ProvisionGrant) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{7}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProvisionGrant) GetRequestId() string {
@@ -1171,7 +1253,7 @@ type ProvisionRevoke struct {
 
 func (x *ProvisionRevoke) Reset() {
 	*x = ProvisionRevoke{}
-	mi := &file_iga_v1_access_proto_msgTypes[8]
+	mi := &file_iga_v1_access_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1265,7 @@ func (x *ProvisionRevoke) String() string {
 func (*ProvisionRevoke) ProtoMessage() {}
 
 func (x *ProvisionRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[8]
+	mi := &file_iga_v1_access_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1278,7 @@ func (x *ProvisionRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionRevoke.ProtoReflect.Descriptor instead.
 func (*ProvisionRevoke) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{8}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProvisionRevoke) GetGrantId() string {
@@ -1234,7 +1316,7 @@ type RequestView struct {
 
 func (x *RequestView) Reset() {
 	*x = RequestView{}
-	mi := &file_iga_v1_access_proto_msgTypes[9]
+	mi := &file_iga_v1_access_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1328,7 @@ func (x *RequestView) String() string {
 func (*RequestView) ProtoMessage() {}
 
 func (x *RequestView) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[9]
+	mi := &file_iga_v1_access_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1341,7 @@ func (x *RequestView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestView.ProtoReflect.Descriptor instead.
 func (*RequestView) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{9}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RequestView) GetRequest() *AccessRequest {
@@ -1301,7 +1383,7 @@ var File_iga_v1_access_proto protoreflect.FileDescriptor
 
 const file_iga_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x13iga/v1/access.proto\x12\x06iga.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16iga/v1/directory.proto\"\xde\x03\n" +
+	"\x13iga/v1/access.proto\x12\x06iga.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16iga/v1/directory.proto\"\x91\x04\n" +
 	"\rAccessRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0frequester_email\x18\x02 \x01(\tR\x0erequesterEmail\x12+\n" +
@@ -1317,7 +1399,14 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	" \x01(\tR\achannel\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12(\n" +
-	"\x10extends_grant_id\x18\f \x01(\tR\x0eextendsGrantId\"|\n" +
+	"\x10extends_grant_id\x18\f \x01(\tR\x0eextendsGrantId\x121\n" +
+	"\vagent_trace\x18\r \x03(\v2\x10.iga.v1.ToolCallR\n" +
+	"agentTrace\"\x80\x01\n" +
+	"\bToolCall\x12\x12\n" +
+	"\x04tool\x18\x01 \x01(\tR\x04tool\x12\x1c\n" +
+	"\targuments\x18\x02 \x01(\tR\targuments\x12\x16\n" +
+	"\x06result\x18\x03 \x01(\tR\x06result\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"|\n" +
 	"\fApprovalStep\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.iga.v1.ApproverKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
@@ -1454,7 +1543,7 @@ func file_iga_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_iga_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_iga_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_iga_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_iga_v1_access_proto_goTypes = []any{
 	(Effect)(0),                   // 0: iga.v1.Effect
 	(ApproverKind)(0),             // 1: iga.v1.ApproverKind
@@ -1462,52 +1551,55 @@ var file_iga_v1_access_proto_goTypes = []any{
 	(GrantStatus)(0),              // 3: iga.v1.GrantStatus
 	(RequestStatus)(0),            // 4: iga.v1.RequestStatus
 	(*AccessRequest)(nil),         // 5: iga.v1.AccessRequest
-	(*ApprovalStep)(nil),          // 6: iga.v1.ApprovalStep
-	(*RuleMatch)(nil),             // 7: iga.v1.RuleMatch
-	(*PolicyDecision)(nil),        // 8: iga.v1.PolicyDecision
-	(*ApprovalVote)(nil),          // 9: iga.v1.ApprovalVote
-	(*Approval)(nil),              // 10: iga.v1.Approval
-	(*Grant)(nil),                 // 11: iga.v1.Grant
-	(*ProvisionGrant)(nil),        // 12: iga.v1.ProvisionGrant
-	(*ProvisionRevoke)(nil),       // 13: iga.v1.ProvisionRevoke
-	(*RequestView)(nil),           // 14: iga.v1.RequestView
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
-	(ProvisioningMethod)(0),       // 17: iga.v1.ProvisioningMethod
+	(*ToolCall)(nil),              // 6: iga.v1.ToolCall
+	(*ApprovalStep)(nil),          // 7: iga.v1.ApprovalStep
+	(*RuleMatch)(nil),             // 8: iga.v1.RuleMatch
+	(*PolicyDecision)(nil),        // 9: iga.v1.PolicyDecision
+	(*ApprovalVote)(nil),          // 10: iga.v1.ApprovalVote
+	(*Approval)(nil),              // 11: iga.v1.Approval
+	(*Grant)(nil),                 // 12: iga.v1.Grant
+	(*ProvisionGrant)(nil),        // 13: iga.v1.ProvisionGrant
+	(*ProvisionRevoke)(nil),       // 14: iga.v1.ProvisionRevoke
+	(*RequestView)(nil),           // 15: iga.v1.RequestView
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(ProvisioningMethod)(0),       // 18: iga.v1.ProvisioningMethod
 }
 var file_iga_v1_access_proto_depIdxs = []int32{
-	15, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
-	16, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: iga.v1.ApprovalStep.kind:type_name -> iga.v1.ApproverKind
-	0,  // 3: iga.v1.RuleMatch.effect:type_name -> iga.v1.Effect
-	0,  // 4: iga.v1.PolicyDecision.effect:type_name -> iga.v1.Effect
-	6,  // 5: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
-	15, // 6: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
-	15, // 7: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
-	7,  // 8: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
-	16, // 9: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
-	16, // 10: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
-	6,  // 11: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
-	2,  // 12: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
-	9,  // 13: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
-	16, // 14: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
-	16, // 15: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
-	15, // 16: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
-	3,  // 17: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
-	16, // 18: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
-	16, // 19: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 20: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
-	17, // 21: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
-	5,  // 22: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
-	4,  // 23: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
-	8,  // 24: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
-	10, // 25: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
-	11, // 26: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	16, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
+	17, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 2: iga.v1.AccessRequest.agent_trace:type_name -> iga.v1.ToolCall
+	17, // 3: iga.v1.ToolCall.at:type_name -> google.protobuf.Timestamp
+	1,  // 4: iga.v1.ApprovalStep.kind:type_name -> iga.v1.ApproverKind
+	0,  // 5: iga.v1.RuleMatch.effect:type_name -> iga.v1.Effect
+	0,  // 6: iga.v1.PolicyDecision.effect:type_name -> iga.v1.Effect
+	7,  // 7: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
+	16, // 8: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
+	16, // 9: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
+	8,  // 10: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
+	17, // 11: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
+	17, // 12: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
+	7,  // 13: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
+	2,  // 14: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
+	10, // 15: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
+	17, // 16: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
+	17, // 17: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
+	16, // 18: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
+	3,  // 19: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
+	17, // 20: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
+	17, // 21: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 22: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
+	18, // 23: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
+	5,  // 24: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
+	4,  // 25: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
+	9,  // 26: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
+	11, // 27: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
+	12, // 28: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_access_proto_init() }
@@ -1522,7 +1614,7 @@ func file_iga_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_access_proto_rawDesc), len(file_iga_v1_access_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
