@@ -52,6 +52,15 @@ func TestCLIVerbs(t *testing.T) {
 	if out, err = run(t, st, "requests"); err != nil || !strings.Contains(out, "grafana:payments-viewer") || !strings.Contains(out, "active") {
 		t.Fatalf("requests: %v\n%s", err, out)
 	}
+	// The request record carries the agent's reasoning: the tools it called, in order.
+	if out, err = run(t, st, "requests", "--user", dana, "--json"); err != nil {
+		t.Fatalf("requests --json: %v", err)
+	}
+	for _, tool := range []string{"search_catalog", "check_existing_access", "evaluate_policy", "propose_request", "submit_request"} {
+		if !strings.Contains(out, `"tool": "`+tool+`"`) {
+			t.Errorf("the request's agent_trace lacks %s:\n%s", tool, out)
+		}
+	}
 	if out, err = run(t, st, "approvals", "--as", marco); err != nil || !strings.Contains(out, "Nothing waiting") {
 		t.Fatalf("approvals: %v\n%s", err, out)
 	}

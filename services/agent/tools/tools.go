@@ -413,6 +413,18 @@ func (s *Session) SubmitRequest(ctx context.Context, id string, req *igav1.Acces
 	}
 	out := cloneRequest(req)
 	out.Id = id
+	// The request record carries the reasoning behind it, for auditors and approvers.
+	if s.st.Draft != nil {
+		for _, c := range s.st.Draft.ToolCalls {
+			result := c.Result
+			if c.Err != "" {
+				result = "error: " + c.Err
+			}
+			out.AgentTrace = append(out.AgentTrace, &igav1.ToolCall{Tool: c.Tool, Arguments: c.Args, Result: result, At: timestamppb.New(c.At)})
+		}
+	}
+	out.AgentTrace = append(out.AgentTrace, &igav1.ToolCall{Tool: "submit_request",
+		Arguments: fmt.Sprintf("id=%s entitlement=%s beneficiary=%s", id, out.GetEntitlementId(), out.GetBeneficiaryEmail()), At: timestamppb.New(s.now())})
 	err := s.t.deps.Actions.Submit(ctx, out)
 	s.record("submit_request", fmt.Sprintf("id=%s entitlement=%s beneficiary=%s duration=%s", id, out.GetEntitlementId(),
 		out.GetBeneficiaryEmail(), directory.FormatDuration(out.GetDuration().AsDuration())), "submitted", err)
