@@ -177,8 +177,11 @@ func TestEndToEnd(t *testing.T) {
 		approvals := igav1.NewApprovalServiceClient(conn)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// Sam listens for what happens to the request, as the chat channels do.
-		notices, err := igav1.NewIntakeServiceClient(conn).Notices(ctx, &igav1.NoticesRequest{Channel: "cli", ChannelUserId: sam})
+		// Sam listens for what happens to the request, as the chat channels do: a stream
+		// with no deadline, as a person's session has none.
+		listening, stopListening := context.WithCancel(context.Background())
+		defer stopListening()
+		notices, err := igav1.NewIntakeServiceClient(conn).Notices(listening, &igav1.NoticesRequest{Channel: "cli", ChannelUserId: sam})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -349,8 +349,13 @@ func (g *intakeServer) Notices(req *igav1.NoticesRequest, stream igav1.IntakeSer
 		return status.Error(codes.Unavailable, "cannot listen for notices: "+err.Error())
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := s.env.Bus.Conn().FlushWithContext(stream.Context()); err != nil {
-		return status.FromContextError(err).Err()
+	// The subscription must reach the server before the caller is told it listens (a
+	// stream may have no deadline; the flush needs one).
+	fctx, cancel := context.WithTimeout(stream.Context(), 5*time.Second)
+	err = s.env.Bus.Conn().FlushWithContext(fctx)
+	cancel()
+	if err != nil {
+		return status.Error(codes.Unavailable, "cannot listen for notices: "+err.Error())
 	}
 	// Headers go out now, so the caller knows it is listening before anything happens.
 	if err := stream.SendHeader(metadata.Pairs("iga-notices", "listening")); err != nil {
