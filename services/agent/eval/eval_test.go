@@ -20,7 +20,7 @@ import (
 func TestDevSet(t *testing.T) {
 	snap, err := directory.LoadDir("../../../deploy/demo")
 	if err != nil {
-		t.Skipf("demo dataset not loadable: %v", err)
+		t.Fatalf("the demo dataset does not load: %v", err)
 	}
 	f, err := os.Open("../testdata/eval/dev.jsonl")
 	if err != nil {
@@ -69,7 +69,7 @@ func TestLoadCasesRejectsBadLines(t *testing.T) {
 func TestHoldout(t *testing.T) {
 	snap, err := directory.LoadDir("../../../deploy/demo")
 	if err != nil {
-		t.Skipf("demo dataset not loadable: %v", err)
+		t.Fatalf("the demo dataset does not load: %v", err)
 	}
 	f, err := os.Open("../testdata/eval/holdout.jsonl")
 	if err != nil {
@@ -97,7 +97,7 @@ func TestHoldout(t *testing.T) {
 func TestGeminiFallbackScores(t *testing.T) {
 	snap, err := directory.LoadDir("../../../deploy/demo")
 	if err != nil {
-		t.Skipf("demo dataset not loadable: %v", err)
+		t.Fatalf("the demo dataset does not load: %v", err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, `{"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}`, http.StatusServiceUnavailable)
