@@ -48,8 +48,21 @@ func (g *globals) explain(err error) error {
 	return fmt.Errorf("%s", st.Message())
 }
 
-func callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
+// unary dials the stack, makes one call with a time limit, and explains its error.
+func unary[Resp any](g *globals, call func(ctx context.Context, conn *grpc.ClientConn) (Resp, error)) (Resp, error) {
+	var zero Resp
+	conn, err := g.dial()
+	if err != nil {
+		return zero, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := call(ctx, conn)
+	if err != nil {
+		return zero, g.explain(err)
+	}
+	return resp, nil
 }
 
 // printJSON writes protobuf messages as one JSON document (an array for many).

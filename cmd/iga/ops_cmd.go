@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agentic-iga/iga/pkg/directory"
@@ -22,16 +24,11 @@ func newRequestsCmd(g *globals) *cobra.Command {
 		Example: "  iga requests\n  iga requests --user dana.reyes@acme.example --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := g.dial()
+			resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.ListRequestsResponse, error) {
+				return igav1.NewRequestsServiceClient(conn).ListRequests(ctx, &igav1.ListRequestsRequest{PersonEmail: person})
+			})
 			if err != nil {
 				return err
-			}
-			defer conn.Close()
-			ctx, cancel := callCtx()
-			defer cancel()
-			resp, err := igav1.NewRequestsServiceClient(conn).ListRequests(ctx, &igav1.ListRequestsRequest{PersonEmail: person})
-			if err != nil {
-				return g.explain(err)
 			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), listOf(resp.GetRequests())...)
@@ -66,20 +63,15 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 			if as == "" && !all {
 				return errors.New("say whose approvals to list with --as EMAIL, or --all")
 			}
-			conn, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			ctx, cancel := callCtx()
-			defer cancel()
 			req := &igav1.ListApprovalsRequest{ApproverEmail: as}
 			if !all {
 				req.Statuses = []igav1.ApprovalStatus{igav1.ApprovalStatus_APPROVAL_STATUS_PENDING}
 			}
-			resp, err := igav1.NewApprovalServiceClient(conn).ListApprovals(ctx, req)
+			resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.ListApprovalsResponse, error) {
+				return igav1.NewApprovalServiceClient(conn).ListApprovals(ctx, req)
+			})
 			if err != nil {
-				return g.explain(err)
+				return err
 			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), listOf(resp.GetApprovals())...)
@@ -113,17 +105,12 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 			if !approve && strings.TrimSpace(reason) == "" {
 				return errors.New("a denial needs a reason the requester will read: --reason \"...\"")
 			}
-			conn, err := g.dial()
+			resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.DecideResponse, error) {
+				return igav1.NewApprovalServiceClient(conn).Decide(ctx, &igav1.DecideRequest{
+					ApprovalId: args[0], ApproverEmail: as, Approve: approve, Reason: reason})
+			})
 			if err != nil {
 				return err
-			}
-			defer conn.Close()
-			ctx, cancel := callCtx()
-			defer cancel()
-			resp, err := igav1.NewApprovalServiceClient(conn).Decide(ctx, &igav1.DecideRequest{
-				ApprovalId: args[0], ApproverEmail: as, Approve: approve, Reason: reason})
-			if err != nil {
-				return g.explain(err)
 			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), resp.GetApproval())
@@ -147,16 +134,11 @@ func newGrantsCmd(g *globals) *cobra.Command {
 		Example: "  iga grants\n  iga grants --user dana.reyes@acme.example --all",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := g.dial()
+			resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.ListGrantsResponse, error) {
+				return igav1.NewEntitlementsServiceClient(conn).ListGrants(ctx, &igav1.ListGrantsRequest{PersonEmail: person, IncludeInactive: all})
+			})
 			if err != nil {
 				return err
-			}
-			defer conn.Close()
-			ctx, cancel := callCtx()
-			defer cancel()
-			resp, err := igav1.NewEntitlementsServiceClient(conn).ListGrants(ctx, &igav1.ListGrantsRequest{PersonEmail: person, IncludeInactive: all})
-			if err != nil {
-				return g.explain(err)
 			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), listOf(resp.GetGrants())...)

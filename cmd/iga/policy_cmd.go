@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -45,16 +46,11 @@ func newPolicyShowCmd(g *globals) *cobra.Command {
 		Short: "Show the policy in force in the running stack, and the last refused change",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conn, err := g.dial()
+			p, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.GetPolicyResponse, error) {
+				return igav1.NewPolicyAdminServiceClient(conn).GetPolicy(ctx, &igav1.GetPolicyRequest{})
+			})
 			if err != nil {
 				return err
-			}
-			defer conn.Close()
-			ctx, cancel := callCtx()
-			defer cancel()
-			p, err := igav1.NewPolicyAdminServiceClient(conn).GetPolicy(ctx, &igav1.GetPolicyRequest{})
-			if err != nil {
-				return g.explain(err)
 			}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), p)
