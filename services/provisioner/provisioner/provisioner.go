@@ -168,6 +168,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{DurableGrant, SubjectGrantCmd, bus.Typed(func() *igav1.ProvisionGrant { return &igav1.ProvisionGrant{} }, s.handleGrant)},
 		{DurableRevoke, SubjectRevokeCmd, bus.Typed(func() *igav1.ProvisionRevoke { return &igav1.ProvisionRevoke{} }, s.handleRevoke)},
 		{DurableTasks, SubjectTaskCompleted, bus.Typed(func() *igav1.ManualTask { return &igav1.ManualTask{} }, s.handleTaskCompleted)},
+		{DurableImport, SubjectImportCmd, bus.Typed(func() *igav1.ImportGrant { return &igav1.ImportGrant{} }, s.handleImport)},
 	}
 	for _, sp := range specs {
 		sub, err := s.bus.Consume(ctx, bus.ConsumerSpec{Stream: bus.StreamCommands, Durable: sp.durable,

@@ -129,7 +129,7 @@ func (s *Service) announceRevoked(ctx context.Context, m bus.Meta, g *igav1.Gran
 		bus.WithID("grant-revoked-"+g.GetId()), bus.WithRequestID(g.GetRequestId()), bus.CausedBy(m)); err != nil {
 		return err
 	}
-	if !tell {
+	if !tell || g.GetRequestId() == "" { // imported access has no request, so no conversation
 		return nil
 	}
 	req, _, err := s.requests.Get(ctx, g.GetRequestId())

@@ -164,6 +164,84 @@ func (x *ReconcileDrift) GetDetectedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ImportGrant is the command on iga.cmd.provision.import recording access a person already
+// holds (from an IdP sync, a spreadsheet of standing access, the demo's access.yaml) as an
+// active grant of the ledger. The provisioner makes it real at the connector first (SCIM:
+// the person joins the entitlement's group; manual and webhook apps are recorded as they
+// are, with no task). The grant id is derived from the person and the entitlement, so an
+// import repeated any number of times is one grant, and a grant revoked since is never
+// brought back by it.
+type ImportGrant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PersonEmail   string                 `protobuf:"bytes,1,opt,name=person_email,json=personEmail,proto3" json:"person_email,omitempty"`
+	EntitlementId string                 `protobuf:"bytes,2,opt,name=entitlement_id,json=entitlementId,proto3" json:"entitlement_id,omitempty"`
+	// Where the knowledge of this access comes from ("deploy/demo/access.yaml", "okta").
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// When the access is next reviewed: the grant expires then (imported standing access
+	// still ends), unless it is extended. Must be in the future.
+	ReviewAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=review_at,json=reviewAt,proto3" json:"review_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportGrant) Reset() {
+	*x = ImportGrant{}
+	mi := &file_iga_v1_provisioner_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportGrant) ProtoMessage() {}
+
+func (x *ImportGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_provisioner_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportGrant.ProtoReflect.Descriptor instead.
+func (*ImportGrant) Descriptor() ([]byte, []int) {
+	return file_iga_v1_provisioner_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImportGrant) GetPersonEmail() string {
+	if x != nil {
+		return x.PersonEmail
+	}
+	return ""
+}
+
+func (x *ImportGrant) GetEntitlementId() string {
+	if x != nil {
+		return x.EntitlementId
+	}
+	return ""
+}
+
+func (x *ImportGrant) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *ImportGrant) GetReviewAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewAt
+	}
+	return nil
+}
+
 var File_iga_v1_provisioner_proto protoreflect.FileDescriptor
 
 const file_iga_v1_provisioner_proto_rawDesc = "" +
@@ -176,7 +254,12 @@ const file_iga_v1_provisioner_proto_rawDesc = "" +
 	"\x05group\x18\x04 \x01(\tR\x05group\x12\x19\n" +
 	"\bgrant_id\x18\x05 \x01(\tR\agrantId\x12;\n" +
 	"\vdetected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"detectedAt*h\n" +
+	"detectedAt\"\xa8\x01\n" +
+	"\vImportGrant\x12!\n" +
+	"\fperson_email\x18\x01 \x01(\tR\vpersonEmail\x12%\n" +
+	"\x0eentitlement_id\x18\x02 \x01(\tR\rentitlementId\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x127\n" +
+	"\treview_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breviewAt*h\n" +
 	"\tDriftKind\x12\x1a\n" +
 	"\x16DRIFT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aDRIFT_KIND_EXPIRED_PRESENT\x10\x01\x12\x1f\n" +
@@ -195,20 +278,22 @@ func file_iga_v1_provisioner_proto_rawDescGZIP() []byte {
 }
 
 var file_iga_v1_provisioner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_iga_v1_provisioner_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_iga_v1_provisioner_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_iga_v1_provisioner_proto_goTypes = []any{
 	(DriftKind)(0),                // 0: iga.v1.DriftKind
 	(*ReconcileDrift)(nil),        // 1: iga.v1.ReconcileDrift
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*ImportGrant)(nil),           // 2: iga.v1.ImportGrant
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_iga_v1_provisioner_proto_depIdxs = []int32{
 	0, // 0: iga.v1.ReconcileDrift.kind:type_name -> iga.v1.DriftKind
-	2, // 1: iga.v1.ReconcileDrift.detected_at:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 1: iga.v1.ReconcileDrift.detected_at:type_name -> google.protobuf.Timestamp
+	3, // 2: iga.v1.ImportGrant.review_at:type_name -> google.protobuf.Timestamp
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_provisioner_proto_init() }
@@ -222,7 +307,7 @@ func file_iga_v1_provisioner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_provisioner_proto_rawDesc), len(file_iga_v1_provisioner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
