@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,16 +14,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/console"
 	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/pkg/natsembed"
 	"github.com/agentic-iga/iga/pkg/scimtarget"
 	"github.com/agentic-iga/iga/pkg/svc"
@@ -336,6 +341,11 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
 			return nil, fmt.Errorf("start %s: %w", specs[i].name, err)
 		}
 	}
+	accessFile := filepath.Join(c.DemoDir, "access.yaml")
+	existing, err := importAccess(ctx, loader, snap, accessFile)
+	if err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(out, `iga is running (all six services in this process)
   gRPC        %s   (iga CLI: --addr, env IGA_ADDR)
   console     http://%s/
@@ -343,12 +353,101 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
   Redis       %s
   SCIM target %s/scim/v2   (bearer %s)
   directory   %d people, %d apps, %d entitlements from %s
-  logs        %s
+%s  logs        %s
 Try:  iga chat --as dana.reyes@acme.example "I need to look at the payments dashboards for the audit this week"
 Ctrl-C stops everything.
 `, st.GRPCAddr, st.HTTPAddr, st.NATSURL, c.DataDir, describeRedis(redisNote, c.RedisURL), st.SCIMURL, c.SCIMToken,
-		len(snap.People), len(snap.Apps), len(snap.Entitlements), c.DemoDir, logWhere(c.LogFile))
+		len(snap.People), len(snap.Apps), len(snap.Entitlements), c.DemoDir, existing.banner(accessFile), logWhere(c.LogFile))
 	return st, nil
+}
+
+// imported is what importAccess did.
+type imported struct {
+	found bool
+	// active: recorded by this start; before: already in the ledger; failed: refused or
+	// failed (the log says why); waiting: still being worked on when the wait ended.
+	active, before, failed, waiting int
+}
+
+func (im imported) banner(file string) string {
+	if !im.found {
+		return ""
+	}
+	line := fmt.Sprintf("  existing access  %d grants imported from %s", im.active, file)
+	var notes []string
+	if im.before > 0 {
+		notes = append(notes, fmt.Sprintf("%d already in the ledger", im.before))
+	}
+	if im.failed > 0 {
+		notes = append(notes, fmt.Sprintf("%d failed: see the log", im.failed))
+	}
+	if im.waiting > 0 {
+		notes = append(notes, fmt.Sprintf("%d still importing", im.waiting))
+	}
+	if len(notes) > 0 {
+		line += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return line + "\n"
+}
+
+// importWait bounds how long start-up waits for the provisioner to record imported access.
+const importWait = 60 * time.Second
+
+// importAccess asks the provisioner, the ledger's only writer, to record the access
+// people already hold (access.yaml, when the demo folder has one): one import command per
+// entry not yet in the ledger, each with a message id of its own, so `iga dev` restarted
+// on the same data imports nothing twice. It waits (up to importWait) until the ledger
+// shows each one recorded, so the stack starts with its existing access in place.
+func importAccess(ctx context.Context, b *bus.Bus, snap *directory.Snapshot, file string) (imported, error) {
+	access, err := directory.LoadAccess(file, snap)
+	if errors.Is(err, fs.ErrNotExist) {
+		return imported{}, nil
+	}
+	if err != nil {
+		return imported{}, fmt.Errorf("existing access (fix it, or remove it to start with none): %w", err)
+	}
+	kv, err := b.KV(ctx, bus.BucketGrants)
+	if err != nil {
+		return imported{}, err
+	}
+	ledger := bus.NewStore(kv, func() *igav1.Grant { return &igav1.Grant{} })
+	im := imported{found: true}
+	now := time.Now().UTC()
+	var sent []string
+	for _, a := range access {
+		id := provisioner.ImportGrantID(a.PersonEmail, a.EntitlementID)
+		if _, _, err := ledger.Get(ctx, id); err == nil {
+			im.before++
+			continue
+		}
+		cmd := &igav1.ImportGrant{PersonEmail: a.PersonEmail, EntitlementId: a.EntitlementID, Source: file,
+			ReviewAt: timestamppb.New(now.Add(a.ReviewAfter))}
+		if _, err := b.Publish(ctx, provisioner.SubjectImportCmd, cmd, bus.WithID("cmd-"+id)); err != nil {
+			return im, fmt.Errorf("import %s for %s: %w", a.EntitlementID, a.PersonEmail, err)
+		}
+		sent = append(sent, id)
+	}
+	deadline := time.Now().Add(importWait)
+	for len(sent) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		waiting := sent[:0]
+		for _, id := range sent {
+			g, _, err := ledger.Get(ctx, id)
+			switch {
+			case err != nil || g.GetStatus() == igav1.GrantStatus_GRANT_STATUS_PENDING:
+				waiting = append(waiting, id)
+			case g.GetStatus() == igav1.GrantStatus_GRANT_STATUS_ACTIVE:
+				im.active++
+			default:
+				im.failed++
+			}
+		}
+		sent = waiting
+		if len(sent) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	im.waiting = len(sent)
+	return im, nil
 }
 
 // serveOn serves gRPC and HTTP on already-bound listeners until ctx ends, then shuts
