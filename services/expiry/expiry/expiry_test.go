@@ -389,3 +389,33 @@ func TestReminderAt(t *testing.T) {
 		}
 	}
 }
+
+// Imported access has no request: its reminder is acknowledged and sent to no one, never
+// retried into a dead letter, and the grant still ends.
+func TestReminderOfAGrantWithoutRequestIsSkipped(t *testing.T) {
+	h := newHarness(t)
+	h.start(quiet())
+	g := grant("g-import-remind", 1, time.Now().Add(4*time.Second), igav1.GrantStatus_GRANT_STATUS_ACTIVE)
+	g.RequestId = ""
+	g.GrantedAt = timestamppb.New(time.Now().Add(-11 * time.Second))
+	h.record(g)
+	if r := h.nextRevoke(20 * time.Second); r.GetGrantId() != "g-import-remind" {
+		t.Fatalf("revoke = %v", r)
+	}
+	st, err := h.bus.JetStream().Stream(h.ctx, bus.StreamSchedules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(h.ctx, expiry.ReminderFireSubject("g-import-remind"))
+	if err != nil {
+		t.Fatalf("the reminder never fired: %v", err)
+	}
+	h.handled(bus.StreamSchedules, expiry.DurableReminders, m.Sequence)
+	events, err := h.bus.JetStream().Stream(h.ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.GetLastMsgForSubject(h.ctx, bus.DeadLetterSubject(expiry.DurableReminders)); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("the reminder was dead-lettered (or the events could not be read: %v)", err)
+	}
+}

@@ -81,6 +81,11 @@ func (s *Service) handleReminder(ctx context.Context, m bus.Meta, ev *igav1.Gran
 		log.Info("expiry reminder ignored: grant changed since", "status", g.GetStatus().String(), "ledger_generation", g.GetGeneration())
 		return nil
 	}
+	if g.GetRequestId() == "" {
+		// Imported existing access: no request, so no conversation to remind in.
+		log.Info("expiry reminder not sent: the grant has no request (imported access)")
+		return nil
+	}
 	req, _, err := s.requests.Get(ctx, g.GetRequestId())
 	if errors.Is(err, bus.ErrNotFound) {
 		log.Warn("expiry reminder not sent: the grant's request is not on record", "request_id", g.GetRequestId())
