@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -563,6 +564,11 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		d.Beneficiary = who.Email
 		query = strings.Replace(strings.ToLower(query), strings.ToLower(who.Text), " ", 1)
 	}
+	if newcomerAsk.MatchString(strings.ToLower(text)) && len(t.s.Tools().Index().AppsNamed(query)) == 0 {
+		if r, ok := t.peerBundle(d.Beneficiary); ok {
+			return r, nil
+		}
+	}
 	hits := t.s.SearchCatalog(query, searchLimit)
 	t.query = query
 	ix := t.s.Tools().Index()
@@ -1050,6 +1056,53 @@ func (t *turn) appName(appID string) string {
 		return a.GetName()
 	}
 	return appID
+}
+
+// newcomerAsk is someone new asking what they need, without naming an app: "I just
+// joined the data team, what do I need?".
+var newcomerAsk = regexp.MustCompile(`\b(just (joined|started)|i'?m new|new (here|to the|on the|joiner|starter)|first (day|week)|onboarding)\b`)
+
+// peerBundle offers what people with the same title and department hold and the person
+// does not, most held first, to choose from one at a time. Without peers holding
+// anything it declines, and the ask is searched like any other.
+func (t *turn) peerBundle(person string) (conv.Reply, bool) {
+	peers, n, err := t.s.PeerAccess(t.ctx, person)
+	if err != nil || len(peers) == 0 {
+		return conv.Reply{}, false
+	}
+	var opts []conv.Option
+	for _, p := range peers {
+		if len(opts) == 6 {
+			break
+		}
+		if _, has, err := t.s.CheckExistingAccess(t.ctx, person, p.EntitlementID); err == nil && has {
+			continue
+		}
+		e, _, err := t.s.Entitlement(p.EntitlementID)
+		if err != nil || e.GetLevel() == "admin" {
+			continue // never suggest admin from what peers hold
+		}
+		opts = append(opts, conv.Option{Label: fmt.Sprintf("%s — %d of %d peers", t.label(e.GetId()), p.Holders, n), Value: e.GetId()})
+	}
+	if len(opts) == 0 {
+		return conv.Reply{}, false
+	}
+	p, _ := t.s.GetPerson(person)
+	q := fmt.Sprintf("Welcome! People who are %s in %s usually hold these. Pick one to request first (then ask me again for the next), or tell me what you need to do:",
+		article(p.GetTitle()), p.GetDepartment())
+	r, err := t.s.AskUser(q, opts, conv.PendingEntitlement)
+	return r, err == nil
+}
+
+// article puts "a" or "an" before a job title.
+func article(title string) string {
+	if title == "" {
+		return "in your role"
+	}
+	if strings.ContainsRune("AEIOUaeiou", rune(title[0])) {
+		return "an " + title
+	}
+	return "a " + title
 }
 
 // ask offers entitlements, least privileged first, noting what peers hold.
