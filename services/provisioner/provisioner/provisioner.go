@@ -50,7 +50,8 @@ type Config struct {
 	WebhookTimeout time.Duration
 	// MaxAttempts bounds deliveries of a command; the last failure marks the grant FAILED.
 	MaxAttempts int
-	// ReconcileInterval is how often the ledger is compared with the SCIM target; 0 disables.
+	// ReconcileInterval is how often the ledger is compared with the SCIM target, the
+	// first time at start-up; 0 disables.
 	ReconcileInterval time.Duration
 
 	// Backoff overrides the delay before redelivery attempt n (tests); nil is the bus default.
@@ -68,7 +69,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 secret signing webhook bodies (X-Iga-Signature-256)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", 10*time.Second, "timeout of one webhook call")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", 5, "deliveries of a provisioning command before it is marked failed")
-	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", 5*time.Minute, "how often to compare the ledger with the SCIM target (0 disables)")
+	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", 5*time.Minute, "how often to compare the ledger with the SCIM target, the first time at start-up (0 disables)")
 }
 
 // Service is the provisioner component.

@@ -1,6 +1,7 @@
 package provisioner_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -75,6 +76,9 @@ type flaky struct {
 	next  http.Handler
 	fail  atomic.Int32
 	count atomic.Int32
+	// after, when set, sees each request once the target has served it (its body
+	// already read), to act at an exact point of a connector's sequence.
+	after atomic.Pointer[func(r *http.Request, body []byte)]
 }
 
 func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +88,15 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.fail.Store(0)
+	after := f.after.Load()
+	if after == nil {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	f.next.ServeHTTP(w, r)
+	(*after)(r, body)
 }
 
 type env struct {
@@ -222,6 +234,36 @@ func decision(req *igav1.AccessRequest, effect igav1.Effect, d time.Duration) *i
 func (e *env) grantCmd(requestID, msgID string) {
 	e.t.Helper()
 	if _, err := e.bus.Publish(e.ctx, provisioner.SubjectGrantCmd, &igav1.ProvisionGrant{RequestId: requestID}, bus.WithID(msgID)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// atTarget adds the person to the group or removes them, straight at the target (an
+// admin at the IdP, or another writer), not through the provisioner.
+func (e *env) atTarget(email string, add bool) error {
+	srv := httptest.NewServer(e.target.Handler())
+	defer srv.Close()
+	c, err := scim.New(srv.URL+"/scim/v2", token)
+	if err != nil {
+		return err
+	}
+	u, err := c.FindUser(e.ctx, email)
+	if err != nil {
+		return err
+	}
+	g, err := c.FindGroup(e.ctx, group)
+	if err != nil {
+		return err
+	}
+	if add {
+		return c.AddMember(e.ctx, g.ID, u.ID)
+	}
+	return c.RemoveMember(e.ctx, g.ID, u.ID)
+}
+
+func (e *env) removeAtTarget(email string) {
+	e.t.Helper()
+	if err := e.atTarget(email, false); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -698,6 +740,135 @@ func TestReconcileRevokesAccessHeldPastExpiry(t *testing.T) {
 	d := waitFor(e, provisioner.SubjectDrift, newDrift, func(*igav1.ReconcileDrift) bool { return true })
 	if d.GetKind() != igav1.DriftKind_DRIFT_KIND_EXPIRED_PRESENT || d.GetGrantId() != "g-r11" {
 		t.Fatalf("drift event = %v", d)
+	}
+}
+
+// Access a current grant gives that the target lost (removed by hand at the IdP) is put
+// back, and the difference is an event naming the grant.
+func TestReconcileRestoresMissingAccess(t *testing.T) {
+	e := setup(t)
+	req := request("r13", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r13", "grant-cmd-r13")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r13"))
+	e.removeAtTarget(dana)
+
+	drifts, err := e.svc.Reconcile(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drifts) != 1 || drifts[0].Kind != provisioner.DriftMissingMember || drifts[0].GrantID != "g-r13" || drifts[0].PersonEmail != dana {
+		t.Fatalf("drifts = %+v", drifts)
+	}
+	if m := e.target.Members(group); !slices.Equal(m, []string{dana}) {
+		t.Fatalf("members after reconciliation = %v, want dana's access restored", m)
+	}
+	d := waitFor(e, provisioner.SubjectDrift, newDrift, func(*igav1.ReconcileDrift) bool { return true })
+	if d.GetKind() != igav1.DriftKind_DRIFT_KIND_MISSING_MEMBER || d.GetGrantId() != "g-r13" || d.GetGroup() != group {
+		t.Fatalf("drift event = %v", d)
+	}
+	if g := e.grant("g-r13"); g.GetStatus() != igav1.GrantStatus_GRANT_STATUS_ACTIVE {
+		t.Fatalf("ledger = %v", g)
+	}
+	// Nothing differs now.
+	if drifts, err := e.svc.Reconcile(e.ctx); err != nil || len(drifts) != 0 {
+		t.Fatalf("second round: %+v, %v", drifts, err)
+	}
+}
+
+// A provisioner starting up reconciles at once: a target that lost its state while the
+// service was down gets the access of current grants back without waiting an interval.
+func TestStartUpReconcilesAtOnce(t *testing.T) {
+	e := setup(t)
+	req := request("r16", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r16", "grant-cmd-r16")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r16"))
+	e.removeAtTarget(dana)
+
+	replica, err := provisioner.New(svc.Env{Name: "provisioner", Bus: e.bus, Dir: directory.New(snapshot()), Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		provisioner.Config{SCIMURL: e.scimURL, SCIMToken: token, SCIMTimeout: 5 * time.Second, MaxAttempts: 4, ReconcileInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(replica.Stop)
+	eventually(t, func() bool { return slices.Equal(e.target.Members(group), []string{dana}) })
+	waitFor(e, provisioner.SubjectDrift, newDrift, func(d *igav1.ReconcileDrift) bool {
+		return d.GetKind() == igav1.DriftKind_DRIFT_KIND_MISSING_MEMBER && d.GetGrantId() == "g-r16"
+	})
+}
+
+// A restore that races the grant's revoke never leaves access behind: when the grant
+// ends while its access is being put back, the restore takes it away again.
+func TestRestoreRacingARevokeLeavesNoAccess(t *testing.T) {
+	e := setup(t)
+	req := request("r14", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r14", "grant-cmd-r14")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r14"))
+	e.removeAtTarget(dana)
+
+	// The revoke finishes (the access is already gone; the ledger records REVOKED) just
+	// as the restore's re-add reaches the target.
+	var once sync.Once
+	hook := func(r *http.Request, body []byte) {
+		if r.Method == http.MethodPatch && bytes.Contains(body, []byte(`"add"`)) {
+			once.Do(func() {
+				if _, err := e.grants.Update(e.ctx, "g-r14", false, func(g *igav1.Grant) (*igav1.Grant, error) {
+					g.Status, g.RevokeReason = igav1.GrantStatus_GRANT_STATUS_REVOKED, "relinquished"
+					return g, nil
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	e.flaky.after.Store(&hook)
+	drifts, err := e.svc.Reconcile(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drifts) != 1 || drifts[0].Kind != provisioner.DriftMissingMember {
+		t.Fatalf("drifts = %+v", drifts)
+	}
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("access restored for a grant that ended meanwhile: %v", m)
+	}
+}
+
+// A revoke that races a restore never leaves access behind: access put back between
+// the revoke's removal and its ledger record is found and removed after the record.
+func TestRevokeRacingARestoreLeavesNoAccess(t *testing.T) {
+	e := setup(t)
+	req := request("r15", dana, viewer)
+	e.record(req, decision(req, igav1.Effect_EFFECT_ALLOW, time.Hour), nil)
+	e.grantCmd("r15", "grant-cmd-r15")
+	waitFor(e, provisioner.SubjectGrantActive, newGrantChanged, active("g-r15"))
+
+	// Right after the revoke has removed the membership and read the group back (so it
+	// confirms the removal), a restore puts it back.
+	var removed, once atomic.Bool
+	hook := func(r *http.Request, body []byte) {
+		switch {
+		case r.Method == http.MethodPatch && bytes.Contains(body, []byte(`"remove"`)):
+			removed.Store(true)
+		case r.Method == http.MethodGet && removed.Load() && strings.Contains(r.URL.Path, "/Groups/") && once.CompareAndSwap(false, true):
+			if err := e.atTarget(dana, true); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	e.flaky.after.Store(&hook)
+	e.revokeCmd("g-r15", "relinquished", 1)
+	waitFor(e, provisioner.SubjectGrantRevoked, newGrantChanged, active("g-r15"))
+	if !once.Load() {
+		t.Fatal("the restore was never simulated")
+	}
+	if m := e.target.Members(group); len(m) != 0 {
+		t.Fatalf("access left at the target after its grant was revoked: %v", m)
 	}
 }
 

@@ -2,6 +2,7 @@ package provisioner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 const (
 	DriftExpiredPresent  = "expired_present"  // held past the grant's expiry: revoked
 	DriftUnmanagedMember = "unmanaged_member" // never granted by iga: reported
+	DriftMissingMember   = "missing_member"   // granted and current, absent at the target: restored
 )
 
 // Drift is one difference between the ledger and the SCIM target.
@@ -36,6 +38,11 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
+	// A first round at start-up: a target that lost its state while the provisioner was
+	// down (or a ledger that moved on) is repaired now, not an interval later.
+	if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("reconciliation failed; trying again next round", "err", err)
+	}
 	t := time.NewTicker(s.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -52,9 +59,11 @@ func (s *Service) reconcileLoop(ctx context.Context) {
 
 // Reconcile compares the ledger with the SCIM target for every SCIM entitlement in the
 // catalog. Access held past its grant's expiry is repaired: a revoke command goes out
-// (the normal path, so the ledger, events and notices follow). Members the ledger never
-// granted are reported as iga.evt.reconcile.drift for a person to look at — they may
-// have been given access outside iga, which iga should not silently undo.
+// (the normal path, so the ledger, events and notices follow). Access a current grant
+// gives but the target no longer shows (removed by hand at the IdP, or a target that
+// lost its state) is restored. Members the ledger never granted are reported as
+// iga.evt.reconcile.drift for a person to look at — they may have been given access
+// outside iga, which iga should not silently undo. Every difference is an event.
 func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 	if s.scim == nil {
 		return nil, nil
@@ -63,6 +72,13 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 	defer s.reconcileMu.Unlock()
 	now := s.now()
 	var drifts []Drift
+	// Current SCIM grants by entitlement, to find those the target does not show.
+	current := map[string][]*igav1.Grant{}
+	for _, g := range s.ledger.list("", func(g *igav1.Grant) bool { return isActive(g, now) }) {
+		if methodOfGrant(g, s.entitlement(g.GetEntitlementId()).Method) == connector.MethodSCIM {
+			current[g.GetEntitlementId()] = append(current[g.GetEntitlementId()], g)
+		}
+	}
 	for _, e := range s.dir.Snapshot().EntitlementList() {
 		ent := s.entitlement(e.GetId())
 		if ent.Method != connector.MethodSCIM {
@@ -71,6 +87,17 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 		members, err := s.scim.Members(ctx, ent.SCIMGroup)
 		if err != nil {
 			return drifts, fmt.Errorf("reconcile %s: %w", ent.SCIMGroup, err)
+		}
+		present := make(map[string]bool, len(members))
+		for _, email := range members {
+			present[strings.ToLower(email)] = true
+		}
+		for _, g := range current[ent.ID] {
+			if !present[strings.ToLower(g.GetPersonEmail())] {
+				drifts = append(drifts, Drift{Kind: DriftMissingMember, PersonEmail: strings.ToLower(g.GetPersonEmail()),
+					EntitlementID: ent.ID, Group: ent.SCIMGroup, GrantID: g.GetId()})
+				present[strings.ToLower(g.GetPersonEmail())] = true // one restore for several grants
+			}
 		}
 		for _, email := range members {
 			grants := s.ledger.list(email, func(g *igav1.Grant) bool { return g.GetEntitlementId() == ent.ID })
@@ -108,6 +135,9 @@ func (s *Service) Reconcile(ctx context.Context) ([]Drift, error) {
 }
 
 func (s *Service) repair(ctx context.Context, d Drift) error {
+	if d.Kind == DriftMissingMember {
+		return s.restore(ctx, d)
+	}
 	if d.Kind == DriftExpiredPresent {
 		g, ok := s.ledger.get(d.GrantID)
 		if !ok {
@@ -128,4 +158,59 @@ func (s *Service) repair(ctx context.Context, d Drift) error {
 	_, err := s.bus.Publish(ctx, SubjectDrift, &igav1.ReconcileDrift{Kind: igav1.DriftKind_DRIFT_KIND_UNMANAGED_MEMBER,
 		PersonEmail: d.PersonEmail, EntitlementId: d.EntitlementID, Group: d.Group, DetectedAt: timestamppb.New(s.now())})
 	return err
+}
+
+// restore puts back at the target the access a current grant gives. It may race a revoke
+// of the same grant (the revoke removes the access, then records REVOKED), so it reads
+// the ledger itself before and after the re-add and takes the access away again when the
+// grant ended meanwhile; a revoke in turn reads the target once more after recording
+// REVOKED (ensureRemoved). Whichever order the two run in, access never outlives its grant.
+func (s *Service) restore(ctx context.Context, d Drift) error {
+	g, _, err := s.grants.Get(ctx, d.GrantID)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", d.GrantID, err)
+	}
+	if !isActive(g, s.now()) {
+		return nil // ended since the round began
+	}
+	s.log.Warn("access a current grant gives is missing at the target; restoring", "grant_id", d.GrantID,
+		"person", d.PersonEmail, "entitlement", d.EntitlementID, "group", d.Group)
+	if _, err := s.bus.Publish(ctx, SubjectDrift, &igav1.ReconcileDrift{Kind: igav1.DriftKind_DRIFT_KIND_MISSING_MEMBER,
+		PersonEmail: d.PersonEmail, EntitlementId: d.EntitlementID, Group: d.Group, GrantId: d.GrantID,
+		DetectedAt: timestamppb.New(s.now())}); err != nil {
+		return err
+	}
+	person, ent := s.person(g.GetPersonEmail()), s.entitlement(g.GetEntitlementId())
+	if _, err := s.scim.Grant(ctx, person, ent); err != nil {
+		return fmt.Errorf("restore %s: %w", d.GrantID, err)
+	}
+	after, _, err := s.grants.Get(ctx, d.GrantID)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", d.GrantID, err)
+	}
+	if isActive(after, s.now()) {
+		return nil
+	}
+	s.log.Warn("grant ended while its access was being restored; removing it again", "grant_id", d.GrantID)
+	return s.ensureRemoved(ctx, after, s.scim, person, ent)
+}
+
+// ensureRemoved takes the grant's access away at the target if it is there, unless another
+// current grant gives the same access.
+func (s *Service) ensureRemoved(ctx context.Context, g *igav1.Grant, conn connector.Connector, p connector.Person, e connector.Entitlement) error {
+	if _, ok := s.otherActiveGrant(g); ok {
+		return nil
+	}
+	present, err := conn.Verify(ctx, p, e)
+	if errors.Is(err, connector.ErrNotVerifiable) || err == nil && !present {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Warn("access came back at the target after its grant ended; removing it", "grant_id", g.GetId(), "person", p.Email, "entitlement", e.ID)
+	if err := conn.Revoke(ctx, p, e); err != nil {
+		return err
+	}
+	return verifyPresent(ctx, conn, p, e, false)
 }

@@ -39,9 +39,14 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 	}
 	switch g.GetStatus() {
 	case igav1.GrantStatus_GRANT_STATUS_REVOKED:
-		// Done before; make sure the event went out (same id: the server drops a
-		// duplicate), and the notice when an earlier attempt of this command may have
-		// stopped before it.
+		// Done before; make sure the access is gone and the event went out (same id: the
+		// server drops a duplicate), and the notice when an earlier attempt of this
+		// command may have stopped before it.
+		if m.Deliveries > 1 {
+			if err := s.ensureRevokedAtTarget(ctx, g); err != nil {
+				return fmt.Errorf("revoke %s: %w", id, err)
+			}
+		}
 		return s.announceRevoked(ctx, m, g, m.Deliveries > 1)
 	case igav1.GrantStatus_GRANT_STATUS_ACTIVE, igav1.GrantStatus_GRANT_STATUS_PENDING:
 		// PENDING: a grant interrupted mid-way may have reached the target; remove it too.
@@ -82,11 +87,39 @@ func (s *Service) handleRevoke(ctx context.Context, m bus.Meta, cmd *igav1.Provi
 		}
 	}
 	log.Info("access removed at the target")
-	return s.markRevoked(ctx, m, id, reason+note)
+	if g, err = s.recordRevoked(ctx, id, reason+note); err != nil {
+		return err
+	}
+	// A reconciliation restoring this grant's access may have put it back between the
+	// removal and the record (see restore): read the target once more.
+	if err := s.ensureRemoved(ctx, g, conn, person, ent); err != nil {
+		return fmt.Errorf("revoke %s: %w", id, err)
+	}
+	return s.announceRevoked(ctx, m, g, true)
+}
+
+// ensureRevokedAtTarget is ensureRemoved for a grant's own connector.
+func (s *Service) ensureRevokedAtTarget(ctx context.Context, g *igav1.Grant) error {
+	person, ent := s.person(g.GetPersonEmail()), s.entitlement(g.GetEntitlementId())
+	ent.Method = methodOfGrant(g, ent.Method)
+	conn, err := s.connectorFor(ent.Method)
+	if err != nil {
+		return nil // nothing here can read it back
+	}
+	return s.ensureRemoved(ctx, g, conn, person, ent)
 }
 
 // markRevoked records the grant REVOKED and announces it.
 func (s *Service) markRevoked(ctx context.Context, m bus.Meta, id, reason string) error {
+	g, err := s.recordRevoked(ctx, id, reason)
+	if err != nil {
+		return err
+	}
+	return s.announceRevoked(ctx, m, g, true)
+}
+
+// recordRevoked records the grant REVOKED in the ledger.
+func (s *Service) recordRevoked(ctx context.Context, id, reason string) (*igav1.Grant, error) {
 	g, err := s.grants.Update(ctx, id, false, func(cur *igav1.Grant) (*igav1.Grant, error) {
 		if cur.GetStatus() == igav1.GrantStatus_GRANT_STATUS_REVOKED {
 			return cur, bus.ErrNoChange
@@ -97,10 +130,10 @@ func (s *Service) markRevoked(ctx context.Context, m bus.Meta, id, reason string
 		return cur, nil
 	})
 	if err != nil {
-		return fmt.Errorf("ledger %s: %w", id, err)
+		return nil, fmt.Errorf("ledger %s: %w", id, err)
 	}
 	s.log.Info("grant revoked", "grant_id", id, "reason", g.GetRevokeReason())
-	return s.announceRevoked(ctx, m, g, true)
+	return g, nil
 }
 
 // otherActiveGrant finds another current grant of the same access to the same person.

@@ -33,6 +33,10 @@ const (
 	// The person is in the target's group but the ledger never granted it (access given
 	// outside iga); reported for a person to review, not removed.
 	DriftKind_DRIFT_KIND_UNMANAGED_MEMBER DriftKind = 2
+	// The ledger holds an active grant but the target does not show the membership (it
+	// was removed outside iga, or the target lost it); the provisioner restores it, since
+	// the grant was decided and has not ended.
+	DriftKind_DRIFT_KIND_MISSING_MEMBER DriftKind = 3
 )
 
 // Enum value maps for DriftKind.
@@ -41,11 +45,13 @@ var (
 		0: "DRIFT_KIND_UNSPECIFIED",
 		1: "DRIFT_KIND_EXPIRED_PRESENT",
 		2: "DRIFT_KIND_UNMANAGED_MEMBER",
+		3: "DRIFT_KIND_MISSING_MEMBER",
 	}
 	DriftKind_value = map[string]int32{
 		"DRIFT_KIND_UNSPECIFIED":      0,
 		"DRIFT_KIND_EXPIRED_PRESENT":  1,
 		"DRIFT_KIND_UNMANAGED_MEMBER": 2,
+		"DRIFT_KIND_MISSING_MEMBER":   3,
 	}
 )
 
@@ -85,7 +91,7 @@ type ReconcileDrift struct {
 	EntitlementId string                 `protobuf:"bytes,3,opt,name=entitlement_id,json=entitlementId,proto3" json:"entitlement_id,omitempty"`
 	// The group at the target (SCIM displayName).
 	Group string `protobuf:"bytes,4,opt,name=group,proto3" json:"group,omitempty"`
-	// The grant concerned, for DRIFT_KIND_EXPIRED_PRESENT.
+	// The grant concerned, for DRIFT_KIND_EXPIRED_PRESENT and DRIFT_KIND_MISSING_MEMBER.
 	GrantId       string                 `protobuf:"bytes,5,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
 	DetectedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=detected_at,json=detectedAt,proto3" json:"detected_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -259,11 +265,12 @@ const file_iga_v1_provisioner_proto_rawDesc = "" +
 	"\fperson_email\x18\x01 \x01(\tR\vpersonEmail\x12%\n" +
 	"\x0eentitlement_id\x18\x02 \x01(\tR\rentitlementId\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\tR\x06source\x127\n" +
-	"\treview_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breviewAt*h\n" +
+	"\treview_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\breviewAt*\x87\x01\n" +
 	"\tDriftKind\x12\x1a\n" +
 	"\x16DRIFT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aDRIFT_KIND_EXPIRED_PRESENT\x10\x01\x12\x1f\n" +
-	"\x1bDRIFT_KIND_UNMANAGED_MEMBER\x10\x02B1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
+	"\x1bDRIFT_KIND_UNMANAGED_MEMBER\x10\x02\x12\x1d\n" +
+	"\x19DRIFT_KIND_MISSING_MEMBER\x10\x03B1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
 
 var (
 	file_iga_v1_provisioner_proto_rawDescOnce sync.Once
