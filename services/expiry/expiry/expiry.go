@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentic-iga/iga/pkg/bus"
+	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/pkg/svc"
 )
@@ -120,6 +121,9 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	log := env.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if env.Dir == nil { // reminders then name access by id and times in UTC
+		env.Dir = directory.New(directory.NewSnapshot(nil, nil, nil))
 	}
 	return &Service{env: env, cfg: cfg.withDefaults(), log: log, now: time.Now}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/bus/bustest"
+	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/pkg/svc"
 	"github.com/agentic-iga/iga/services/expiry/expiry"
@@ -48,7 +49,8 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) start(cfg expiry.Config) *expiry.Service {
 	h.t.Helper()
-	s, err := expiry.New(svc.Env{Name: "expiry", Bus: h.bus, Log: slog.New(slog.NewTextHandler(h.t.Output(), nil))}, cfg)
+	s, err := expiry.New(svc.Env{Name: "expiry", Bus: h.bus, Dir: directory.New(demoDirectory()),
+		Log: slog.New(slog.NewTextHandler(h.t.Output(), nil))}, cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -57,6 +59,14 @@ func (h *harness) start(cfg expiry.Config) *expiry.Service {
 	}
 	h.t.Cleanup(s.Stop)
 	return s
+}
+
+// demoDirectory knows Dana (in Los Angeles) and the entitlement the tests grant her.
+func demoDirectory() *directory.Snapshot {
+	return directory.NewSnapshot(
+		[]*igav1.Person{{Email: "dana.reyes@acme.example", Name: "Dana Reyes", TimeZone: "America/Los_Angeles"}},
+		[]*igav1.App{{Id: "grafana", Name: "Grafana"}},
+		[]*igav1.Entitlement{{Id: "grafana:payments-viewer", AppId: "grafana", Name: "payments-viewer"}})
 }
 
 func grant(id string, gen int64, expiresAt time.Time, status igav1.GrantStatus) *igav1.Grant {
@@ -354,10 +364,13 @@ func TestReminderBeforeExpiryOffersAnExtension(t *testing.T) {
 	g.GrantedAt = timestamppb.New(time.Now().Add(-11 * time.Second))
 	h.record(g)
 
+	// Said in the words and the time zone of the person: Dana reads Pacific time.
+	local := g.GetExpiresAt().AsTime().In(must(time.LoadLocation("America/Los_Angeles"))).Format("15:04 MST")
 	select {
 	case r := <-replies:
 		if r.GetKind() != igav1.ReplyKind_REPLY_KIND_NOTICE || r.GetRequestId() != "r-g-remind" || r.GetPersonEmail() != "dana.reyes@acme.example" ||
-			!strings.Contains(r.GetText(), "Your access to grafana:payments-viewer ends") || len(r.GetOptions()) == 0 {
+			!strings.Contains(r.GetText(), "Your access to Grafana payments-viewer ends at "+local) || len(r.GetOptions()) == 0 ||
+			r.GetOptions()[0].GetValue() != "extend grafana:payments-viewer for 1 week" {
 			t.Fatalf("reminder = %v", r)
 		}
 	case <-time.After(20 * time.Second):
@@ -418,4 +431,11 @@ func TestReminderOfAGrantWithoutRequestIsSkipped(t *testing.T) {
 	if _, err := events.GetLastMsgForSubject(h.ctx, bus.DeadLetterSubject(expiry.DurableReminders)); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Fatalf("the reminder was dead-lettered (or the events could not be read: %v)", err)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/agentic-iga/iga/pkg/bus"
+	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 )
 
@@ -100,14 +101,15 @@ func (s *Service) handleReminder(ctx context.Context, m bus.Meta, ev *igav1.Gran
 	}
 	expires := g.GetExpiresAt().AsTime()
 	ent := g.GetEntitlementId()
+	snap := s.env.Dir.Snapshot()
 	reply := &igav1.Reply{
 		ReplyId:        fmt.Sprintf("reminder-%s-%d", id, g.GetGeneration()),
 		ConversationId: req.GetConversationId(),
 		Channel:        req.GetChannel(),
 		PersonEmail:    req.GetRequesterEmail(),
 		Kind:           igav1.ReplyKind_REPLY_KIND_NOTICE,
-		Text: fmt.Sprintf("Heads-up: %s access to %s ends %s (in %s). If you still need it, ask to extend it, e.g. \"extend %s for 1 week\"; policy decides again. Otherwise it is revoked automatically.",
-			possessive(req, g), ent, expires.UTC().Format("Mon 2 Jan 15:04 MST"), roughly(expires.Sub(s.now())), ent),
+		Text: fmt.Sprintf("Heads-up: %s access to %s ends at %s (in %s). If you still need it, ask to extend it, e.g. \"extend %s for 1 week\"; policy decides again. Otherwise it is revoked automatically.",
+			possessive(snap, req, g), snap.AccessName(ent), snap.LocalTime(req.GetRequesterEmail(), expires), roughly(expires.Sub(s.now())), ent),
 		Options: []*igav1.ReplyOption{
 			{Label: "Extend by 1 week", Value: "extend " + ent + " for 1 week"},
 			{Label: "Let it expire", Value: "no"},
@@ -123,9 +125,14 @@ func (s *Service) handleReminder(ctx context.Context, m bus.Meta, ev *igav1.Gran
 	return nil
 }
 
-func possessive(req *igav1.AccessRequest, g *igav1.Grant) string {
+// possessive is whose access it is, as the requester reads it: "Your", or the name of the
+// person they asked on behalf of.
+func possessive(snap *directory.Snapshot, req *igav1.AccessRequest, g *igav1.Grant) string {
 	if strings.EqualFold(req.GetRequesterEmail(), g.GetPersonEmail()) || g.GetPersonEmail() == "" {
 		return "Your"
+	}
+	if p, ok := snap.Person(g.GetPersonEmail()); ok && p.GetName() != "" {
+		return p.GetName() + "'s"
 	}
 	return g.GetPersonEmail() + "'s"
 }

@@ -2,7 +2,6 @@ package provisioner
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -33,22 +32,10 @@ func subjectToken(s string) bool {
 
 // accessName names an entitlement for people: "Grafana payments-viewer".
 func (s *Service) accessName(entitlementID string) string {
-	e := s.entitlement(entitlementID)
-	return e.AppName + " " + e.Name
+	return s.dir.Snapshot().AccessName(entitlementID)
 }
 
 // when formats a time for the person, in their time zone when the directory knows it.
 func (s *Service) when(t time.Time, email string) string {
-	loc := time.UTC
-	if p, ok := s.dir.Snapshot().Person(email); ok && p.GetTimeZone() != "" {
-		if l, err := time.LoadLocation(p.GetTimeZone()); err == nil {
-			loc = l
-		}
-	}
-	t = t.In(loc)
-	zone := t.Format("MST")
-	if loc == time.UTC {
-		zone = "UTC"
-	}
-	return fmt.Sprintf("%s %s on %s", t.Format("15:04"), zone, t.Format("Mon 2 Jan"))
+	return s.dir.Snapshot().LocalTime(email, t)
 }
