@@ -80,7 +80,7 @@ func TestSendAndItsRefusals(t *testing.T) {
 		code codes.Code
 		text string
 	}{
-		{&igav1.ChatMessage{Channel: "slack", ChannelUserId: "U0NOBODY", Text: "hi"}, codes.NotFound, "I don't know who you are in slack; ask IT to link your account"},
+		{&igav1.ChatMessage{Channel: "slack", ChannelUserId: "U0NOBODY", Text: "hi"}, codes.NotFound, "I don't know who you are: nobody in the directory is linked to your slack account. Ask IT to link it"},
 		{&igav1.ChatMessage{Channel: "web", ChannelUserId: dana}, codes.InvalidArgument, "Your message was empty"},
 		{&igav1.ChatMessage{Channel: "web", ChannelUserId: dana, Text: strings.Repeat("x", 100<<10)}, codes.InvalidArgument, "Your message is too long (100 KB); keep it under 4 KB"},
 		{&igav1.ChatMessage{Channel: "slack", ChannelUserId: "U0GONE", Text: "hi"}, codes.PermissionDenied, "terminated"},

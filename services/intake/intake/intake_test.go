@@ -121,7 +121,7 @@ func TestRefusedMessagesGetClearErrorRepliesAndNoTurn(t *testing.T) {
 		wantConv string
 	}{
 		{name: "unknown person", data: marshal(t, &igav1.ChatMessage{ChannelUserId: "U0NOBODY", Text: "grafana please", ConversationId: "c1"}),
-			wantText: "I don't know who you are in slack; ask IT to link your account", wantConv: "c1"},
+			wantText: "I don't know who you are: nobody in the directory is linked to your slack account. Ask IT to link it", wantConv: "c1"},
 		{name: "empty", data: marshal(t, &igav1.ChatMessage{ChannelUserId: "U0DANA", Text: "  \n "}),
 			wantText: "Your message was empty — tell me what access you need, e.g. ", wantConv: intake.ConversationID("slack", "U0DANA", "")},
 		{name: "100 KB", data: marshal(t, &igav1.ChatMessage{ChannelUserId: "U0DANA", Text: strings.Repeat("a", 100<<10)}),

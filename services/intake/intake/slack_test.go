@@ -180,7 +180,7 @@ func TestSlackUnknownUserIsToldWhy(t *testing.T) {
 		t.Fatalf("event callback: %d", rec.Code)
 	}
 	post := next(t, api.posts, "post to Slack")
-	if post["channel"] != "D0DANA" || !strings.Contains(post["text"], "I don't know who you are in slack; ask IT to link your account") {
+	if post["channel"] != "D0DANA" || !strings.Contains(post["text"], "I don't know who you are: nobody in the directory is linked to your slack account. Ask IT to link it") {
 		t.Fatalf("posted %v", post)
 	}
 	h.handled()

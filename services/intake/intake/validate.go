@@ -62,7 +62,7 @@ func check(msg *igav1.ChatMessage, maxText int, snap *directory.Snapshot) (*igav
 	}
 	p, ok := snap.PersonByChannel(ch, msg.GetChannelUserId())
 	if !ok {
-		return nil, reject(ErrUnknownUser, "I don't know who you are in %s; ask IT to link your account.", ch)
+		return nil, reject(ErrUnknownUser, "I don't know who you are: nobody in the directory is linked to your %s account. Ask IT to link it.", ch)
 	}
 	if st := p.GetStatus(); st != "" && !strings.EqualFold(st, "active") {
 		return nil, reject(ErrInactiveUser, "Your directory status is %q, so I can't take access requests from you; contact IT if that is wrong.", st)
