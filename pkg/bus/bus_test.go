@@ -115,6 +115,46 @@ func TestGarbageIsDeadLettered(t *testing.T) {
 	}
 }
 
+// A handler that is not ready yet (Later) on an unbounded consumer is asked again as
+// often as it takes, never dead-lettered, and handled once ready.
+func TestLaterWaitsWithoutDeadLettering(t *testing.T) {
+	b := bustest.New(t)
+	ctx := ctxT(t)
+	dl := collect(t, b, bus.StreamEvents, "dlq-watch-later", "iga.evt.*.failed", func() *igav1.DeadLetter { return &igav1.DeadLetter{} })
+	var calls atomic.Int32
+	done := make(chan uint64, 1)
+	sub, err := b.Consume(ctx, bus.ConsumerSpec{Stream: bus.StreamCommands, Durable: "patient", Filters: []string{"iga.cmd.provision.revoke"},
+		MaxDeliver: -1, Backoff: func(uint64) time.Duration { return 10 * time.Millisecond }},
+		bus.Typed(func() *igav1.ProvisionRevoke { return &igav1.ProvisionRevoke{} },
+			func(_ context.Context, m bus.Meta, _ *igav1.ProvisionRevoke) error {
+				if calls.Add(1) < 8 { // more than the default bound of 5 deliveries
+					return bus.Later(5*time.Millisecond, errors.New("an earlier message goes first"))
+				}
+				done <- m.Deliveries
+				return nil
+			}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	if _, err := b.Publish(ctx, "iga.cmd.provision.revoke", &igav1.ProvisionRevoke{GrantId: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-done:
+		if n != 8 {
+			t.Errorf("handled on delivery %d, want 8", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("never handled")
+	}
+	select {
+	case d := <-dl:
+		t.Fatalf("dead-lettered while waiting: %v", d)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 func TestRetriesThenDeadLetters(t *testing.T) {
 	b := bustest.New(t)
 	ctx := ctxT(t)

@@ -27,6 +27,22 @@ func Permanent(err error) error {
 	return fmt.Errorf("%w: %w", ErrPermanent, err)
 }
 
+// Later asks for the message again after a delay without counting it as a failure: the
+// message is fine but cannot be handled yet (an earlier message must go first). With a
+// bounded MaxDeliver the server still counts the delivery, so a consumer that waits
+// this way should be unbounded (MaxDeliver < 0) and decide its own last attempt.
+func Later(after time.Duration, cause error) error {
+	return &laterError{after: after, cause: cause}
+}
+
+type laterError struct {
+	after time.Duration
+	cause error
+}
+
+func (e *laterError) Error() string { return "not yet: " + e.cause.Error() }
+func (e *laterError) Unwrap() error { return e.cause }
+
 // Msg is a delivered message: its context and raw body.
 type Msg struct {
 	Meta
@@ -35,8 +51,9 @@ type Msg struct {
 
 // Handler handles one delivery. Delivery is at-least-once, so a handler must be
 // idempotent. Returning nil acknowledges the message, so return only once the handler's
-// effects are durable; an error wrapping ErrPermanent dead-letters it; any other error
-// redelivers it with backoff until MaxDeliver, then dead-letters it.
+// effects are durable; an error wrapping ErrPermanent dead-letters it; an error from
+// Later redelivers it after that delay; any other error redelivers it with backoff until
+// MaxDeliver, then dead-letters it.
 type Handler func(ctx context.Context, m Msg) error
 
 // Typed adapts a handler of one protobuf type; a body that does not decode is permanent.
@@ -55,7 +72,9 @@ type ConsumerSpec struct {
 	Stream  string
 	Durable string
 	Filters []string
-	// MaxDeliver bounds deliveries before dead-lettering; default 5.
+	// MaxDeliver bounds deliveries before dead-lettering; default 5. Negative means
+	// unbounded: the server never gives up on a message, and only ErrPermanent
+	// dead-letters it, so the handler decides when it has tried enough.
 	MaxDeliver int
 	// AckWait is how long a handler may take before the server redelivers; default 30s.
 	AckWait time.Duration
@@ -91,8 +110,11 @@ func (s *Subscription) Stop() {
 
 // Consume creates (or updates) the durable consumer and handles its messages until Stop.
 func (b *Bus) Consume(ctx context.Context, spec ConsumerSpec, h Handler) (*Subscription, error) {
-	if spec.MaxDeliver <= 0 {
+	if spec.MaxDeliver == 0 {
 		spec.MaxDeliver = 5
+	}
+	if spec.MaxDeliver < 0 {
+		spec.MaxDeliver = -1
 	}
 	if spec.AckWait <= 0 {
 		spec.AckWait = 30 * time.Second
@@ -150,12 +172,16 @@ func (b *Bus) deliver(ctx context.Context, spec ConsumerSpec, jm jetstream.Msg, 
 	err = safeHandle(hctx, h, m)
 	cancel()
 	log := b.log.With("consumer", spec.Durable, "subject", m.Subject, "id", m.ID, "request_id", m.RequestID, "delivery", m.Deliveries)
+	var later *laterError
 	switch {
 	case err == nil:
 		if aerr := jm.DoubleAck(ctx); aerr != nil {
 			log.Warn("ack failed; the message will be redelivered", "err", aerr)
 		}
-	case errors.Is(err, ErrPermanent) || m.Deliveries >= uint64(spec.MaxDeliver):
+	case errors.As(err, &later) && !errors.Is(err, ErrPermanent):
+		log.Debug("message not ready; redelivering", "reason", later.cause, "in", later.after)
+		_ = jm.NakWithDelay(later.after)
+	case errors.Is(err, ErrPermanent) || spec.MaxDeliver > 0 && m.Deliveries >= uint64(spec.MaxDeliver):
 		log.Error("dead-lettering message", "err", err)
 		if derr := b.deadLetter(ctx, spec, m, err); derr != nil {
 			log.Error("dead-letter publish failed; retrying later", "err", derr)

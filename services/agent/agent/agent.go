@@ -59,11 +59,16 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 // Consumer and stream names of the agent.
 const (
 	DurableTurns = "agent-turns"
-	// orderWindow bounds how long a turn waits behind an earlier unacknowledged turn of
-	// the same conversation; older stragglers are not waited for.
-	orderWindow = 2 * time.Minute
-	maxDeliver  = 12
+	// maxAttempts bounds the failed attempts at one turn (counted in Redis, so waiting
+	// behind an earlier turn is not an attempt); the last one answers with failedText.
+	maxAttempts = 8
 )
+
+// orderRetry is how soon a turn waiting behind an earlier one of its conversation is
+// looked at again: soon enough that a reply is not noticeably late.
+func orderRetry(deliveries uint64) time.Duration {
+	return min(time.Duration(deliveries)*100*time.Millisecond, time.Second)
+}
 
 // Reply texts for failures, told to the user instead of internals.
 const (
@@ -195,9 +200,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", bus.StreamTurns, err)
 	}
+	// Unbounded deliveries: a turn may wait behind an earlier one of its conversation for
+	// as long as that one takes (after an outage, a backlog), and HandleTurn decides its
+	// own last attempt, so every turn is answered and leaves the stream.
 	sub, err := s.env.Bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamTurns, Durable: DurableTurns, Filters: []string{"iga.turn.>"},
-		MaxDeliver: maxDeliver, Workers: s.cfg.Workers, AckWait: time.Minute,
+		MaxDeliver: -1, Workers: s.cfg.Workers, AckWait: time.Minute,
 		Backoff: func(n uint64) time.Duration { return min(time.Duration(n)*250*time.Millisecond, 5*time.Second) },
 	}, bus.Typed(func() *igav1.Turn { return &igav1.Turn{} }, s.HandleTurn))
 	if err != nil {
@@ -233,24 +241,22 @@ var errWaitForEarlier = errors.New("an earlier turn of this conversation is stil
 //
 // Ordering across replicas: all replicas share the durable consumer, so two turns of one
 // conversation could reach two replicas at once. IGA_TURNS is a work queue (a turn leaves
-// the stream when acknowledged) and each conversation has its own subject, so a turn
-// first asks the stream for the oldest message on its subject: if that is an earlier
-// turn, it is still in flight and this one is redelivered after a short delay. The state
-// itself is written by compare-and-set, so even a turn handled out of that discipline
-// (after an ack timeout, say) can never overwrite another's update. This gives
-// per-conversation order without repartitioning the stream as pcgroups would.
+// the stream when acknowledged or dead-lettered) and each conversation has its own
+// subject, so a turn first asks the stream for the oldest message on its subject: if that
+// is an earlier turn, it is still to be answered and this one waits (bus.Later, which is
+// not a failed attempt) however long that takes. The wait always ends: the consumer never
+// gives up on a message (unbounded deliveries) and every turn is acknowledged in the end,
+// answered or, after maxAttempts failures, told that it failed. The state itself is
+// written by compare-and-set, so even a turn handled twice at once (after an ack timeout,
+// say) can never overwrite another's update. This gives per-conversation order without
+// repartitioning the stream as pcgroups would.
 func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) error {
 	if t.GetTurnId() == "" || t.GetConversationId() == "" || t.GetPersonEmail() == "" {
 		return bus.Permanent(fmt.Errorf("turn on %s lacks turn id, conversation or person", m.Subject))
 	}
 	log := s.log.With("turn_id", t.GetTurnId(), "conversation_id", t.GetConversationId(), "person", t.GetPersonEmail())
 	if err := s.waitForEarlier(ctx, m); err != nil {
-		if m.Deliveries < maxDeliver {
-			return err
-		}
-		// Waited all it may: answering late beats never answering, and the state's
-		// compare-and-set still keeps the two turns from overwriting each other.
-		log.Warn("handling a turn while an earlier one is still pending", "err", err)
+		return err
 	}
 	in := planner.Input{TurnID: t.GetTurnId(), Person: t.GetPersonEmail(), Text: t.GetText(),
 		Option: t.GetOptionValue(), Now: s.now()}
@@ -295,11 +301,13 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 	case errors.Is(err, convstore.ErrUnavailable):
 		log.Error("conversation store unavailable", "err", err)
 		reply = conv.Reply{Kind: conv.ReplyError, Text: memoryDownText}
-	case m.Deliveries >= maxDeliver:
-		log.Error("turn failed on its last delivery", "err", err)
-		reply = conv.Reply{Kind: conv.ReplyError, Text: failedText}
 	default:
-		return fmt.Errorf("turn %s: %w", t.GetTurnId(), err)
+		n, ferr := s.store.Failed(ctx, t.GetConversationId(), t.GetTurnId())
+		if ferr == nil && n < maxAttempts {
+			return fmt.Errorf("turn %s (attempt %d of %d): %w", t.GetTurnId(), n, maxAttempts, err)
+		}
+		log.Error("turn failed on its last attempt", "err", err, "attempts", n)
+		reply = conv.Reply{Kind: conv.ReplyError, Text: failedText}
 	}
 	if reply.RequestID != "" {
 		log.Info("request submitted", "request_id", reply.RequestID, "entitlement", reply.EntitlementID,
@@ -308,8 +316,8 @@ func (s *Service) HandleTurn(ctx context.Context, m bus.Meta, t *igav1.Turn) err
 	return s.publish(ctx, m, t, reply)
 }
 
-// waitForEarlier returns errWaitForEarlier while the stream still holds an earlier,
-// recent turn on this turn's subject.
+// waitForEarlier asks for the turn again later (bus.Later) while the stream still holds
+// an earlier turn on this turn's subject, however old: it is still to be answered.
 func (s *Service) waitForEarlier(ctx context.Context, m bus.Meta) error {
 	s.mu.Lock()
 	st := s.turns
@@ -324,8 +332,8 @@ func (s *Service) waitForEarlier(ctx context.Context, m bus.Meta) error {
 		}
 		return fmt.Errorf("check turn order: %w", err)
 	}
-	if first.Sequence < m.Sequence && s.now().Sub(first.Time) < orderWindow {
-		return fmt.Errorf("%w (sequence %d before %d)", errWaitForEarlier, first.Sequence, m.Sequence)
+	if first.Sequence < m.Sequence {
+		return bus.Later(orderRetry(m.Deliveries), fmt.Errorf("%w (sequence %d before %d)", errWaitForEarlier, first.Sequence, m.Sequence))
 	}
 	return nil
 }

@@ -359,6 +359,62 @@ func TestMalformedTurnIsDeadLettered(t *testing.T) {
 	if len(w.requests()) != 0 {
 		t.Fatal(errors.New("malformed turn submitted something"))
 	}
+	// The dead letter left the conversation's subject: the next turn there is answered,
+	// not held behind it.
+	w.send("c-bad", "t-after", "dana.reyes@acme.example", "I need to look at the payments dashboards for 3 days", "")
+	if r := w.reply(); r.GetInReplyTo() != "t-after" || r.GetKind() != igav1.ReplyKind_REPLY_KIND_PROPOSAL {
+		t.Fatalf("turn after a dead letter: %s %q", r.GetInReplyTo(), r.GetText())
+	}
+}
+
+// slowFirstLoad holds the first load of one conversation, so the turn doing it is still
+// in flight when the next turn of that conversation is delivered.
+type slowFirstLoad struct {
+	key  string
+	once sync.Once
+	hold time.Duration
+}
+
+func (h *slowFirstLoad) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *slowFirstLoad) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *slowFirstLoad) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) == 2 && strings.EqualFold(fmt.Sprint(args[0]), "hgetall") && args[1] == h.key {
+			h.once.Do(func() { time.Sleep(h.hold) })
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// A backlog (turns queued while no agent ran, an hour ago by the agent's clock) is
+// still answered in order, however old: the second turn waits while the first is in
+// flight, instead of racing it because the first looks like a straggler.
+func TestBacklogOfAnyAgeStaysInOrder(t *testing.T) {
+	w := newWorld(t)
+	sam := "sam.patel@acme.example"
+	w.send("c-backlog", "t1", sam, "I need read access to snowflake for 2 days", "")
+	w.send("c-backlog", "t2", sam, "yes", "")
+
+	rdb := redis.NewClient(w.rdb.Options())
+	t.Cleanup(func() { _ = rdb.Close() })
+	rdb.AddHook(&slowFirstLoad{key: w.prefix + "conv:c-backlog", hold: 1500 * time.Millisecond})
+	s, err := agent.NewWithRedis(w.env, agent.Config{RedisPrefix: w.prefix, ConversationTTL: time.Hour, Workers: 4}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.SetClock(s, func() time.Time { return time.Now().Add(time.Hour) })
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+
+	first, second := w.reply(), w.reply()
+	if first.GetInReplyTo() != "t1" || second.GetInReplyTo() != "t2" || second.GetKind() != igav1.ReplyKind_REPLY_KIND_SUBMITTED {
+		t.Fatalf("backlog answered out of order: %s [%s] then %s [%s] %q", first.GetInReplyTo(), first.GetKind(),
+			second.GetInReplyTo(), second.GetKind(), second.GetText())
+	}
 }
 
 // Bad input through the bus: each gets a clear reply and nothing is submitted.

@@ -126,5 +126,19 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*conv.State) erro
 	return nil, fmt.Errorf("update conversation %s: %w (too much contention)", id, ErrConflict)
 }
 
+// Failed counts one more failed attempt at a turn and returns how many there have been.
+// Only the failure path calls it, so a turn that succeeds costs no round trip for it.
+// The count expires with the conversation's idle TTL.
+func (s *Store) Failed(ctx context.Context, convID, turnID string) (int64, error) {
+	key := s.prefix + "fail:" + convID + ":" + turnID
+	pipe := s.rdb.TxPipeline()
+	n := pipe.Incr(ctx, key)
+	pipe.PExpire(ctx, key, s.ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("count failure of turn %s: %w: %v", turnID, ErrUnavailable, err)
+	}
+	return n.Val(), nil
+}
+
 // TTL is how long an idle conversation is kept.
 func (s *Store) TTL() time.Duration { return s.ttl }

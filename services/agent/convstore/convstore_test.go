@@ -204,3 +204,27 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("save to unreachable Redis: %v, want ErrUnavailable", err)
 	}
 }
+
+// Failed attempts are counted per turn, expire like the conversation, and fail clearly
+// when Redis is gone.
+func TestFailedCountsAttemptsPerTurn(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.Client(t)
+	s := convstore.New(rdb, prefix, time.Hour)
+	for want := int64(1); want <= 3; want++ {
+		if n, err := s.Failed(ctx, "c1", "t1"); err != nil || n != want {
+			t.Fatalf("attempt %d: %d, %v", want, n, err)
+		}
+	}
+	if n, err := s.Failed(ctx, "c1", "t2"); err != nil || n != 1 {
+		t.Fatalf("another turn: %d, %v", n, err)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+"fail:c1:t1").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("failure count ttl = %v, want the idle TTL", ttl)
+	}
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer dead.Close()
+	if _, err := convstore.New(dead, prefix, time.Hour).Failed(ctx, "c1", "t1"); !errors.Is(err, convstore.ErrUnavailable) {
+		t.Fatalf("redis down: %v", err)
+	}
+}
