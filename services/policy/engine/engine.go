@@ -96,6 +96,8 @@ type breakGlass struct {
 	maxDuration time.Duration
 	reason      string
 	source      string
+	// review is who reviews an emergency grant after the fact (never empty).
+	review []Step
 }
 
 // Rules returns the number of rules.
@@ -403,6 +405,7 @@ func (p *Policy) evaluate(in *Input) Decision {
 		if ok {
 			b := p.breakGlass
 			d.Effect, d.Steps, d.BreakGlass = Allow, nil, true
+			d.ReviewSteps = append([]Step(nil), b.review...)
 			if d.MaxDuration == 0 || b.maxDuration < d.MaxDuration {
 				d.MaxDuration = b.maxDuration
 			}

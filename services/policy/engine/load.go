@@ -134,6 +134,9 @@ type breakGlassYAML struct {
 	When        string `yaml:"when"`
 	MaxDuration string `yaml:"max_duration"`
 	Reason      string `yaml:"reason"`
+	// Review names who reviews each emergency grant after the fact, written like
+	// approvals; security when left out.
+	Review []stepYAML `yaml:"review"`
 }
 
 // Load reads and compiles the policy file at path.
@@ -595,6 +598,11 @@ func (c *compiler) breakGlass(y *breakGlassYAML, n *yaml.Node) {
 	}
 	if b.reason == "" {
 		b.reason = "emergency access"
+	}
+	// Nobody can opt out of the review: an empty list means the security group reviews.
+	b.review = c.steps(y.Review, child(n, "review"), "break_glass: review")
+	if len(b.review) == 0 {
+		b.review = []Step{{Kind: ApproverSecurity, Stage: 1, Quorum: 1}}
 	}
 	c.p.breakGlass = b
 }

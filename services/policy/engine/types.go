@@ -220,6 +220,9 @@ type Decision struct {
 	// BreakGlass is set when the emergency path allowed the request; the grant must be
 	// reviewed after the fact.
 	BreakGlass bool
+	// ReviewSteps are who reviews a break-glass grant after the fact (break_glass.review,
+	// security by default); empty unless BreakGlass.
+	ReviewSteps []Step
 	// PolicyVersion identifies the policy file the decision came from.
 	PolicyVersion string
 }

@@ -170,10 +170,8 @@ func DecisionProto(ar *igav1.AccessRequest, in *engine.Input, d engine.Decision,
 	if d.GrantedDuration > 0 {
 		out.GrantedDuration = durationpb.New(d.GrantedDuration)
 	}
-	for _, s := range d.Steps {
-		out.ApprovalSteps = append(out.ApprovalSteps, &igav1.ApprovalStep{
-			Kind: approverProto(s.Kind), Group: s.Group, Stage: int32(s.Stage), Quorum: int32(s.Quorum)})
-	}
+	out.ApprovalSteps = stepsProto(d.Steps)
+	out.ReviewSteps = stepsProto(d.ReviewSteps)
 	for _, m := range d.Matched {
 		out.MatchedRules = append(out.MatchedRules, &igav1.RuleMatch{
 			RuleId: m.RuleID, Effect: effectProto(m.Effect), Reason: m.Reason, Source: m.Source})
@@ -202,6 +200,15 @@ func IsBreakGlass(d *igav1.PolicyDecision) bool {
 		}
 	}
 	return false
+}
+
+func stepsProto(steps []engine.Step) []*igav1.ApprovalStep {
+	var out []*igav1.ApprovalStep
+	for _, s := range steps {
+		out = append(out, &igav1.ApprovalStep{
+			Kind: approverProto(s.Kind), Group: s.Group, Stage: int32(s.Stage), Quorum: int32(s.Quorum)})
+	}
+	return out
 }
 
 func effectProto(e engine.Effect) igav1.Effect {

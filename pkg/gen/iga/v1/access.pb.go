@@ -195,6 +195,61 @@ func (ApprovalStatus) EnumDescriptor() ([]byte, []int) {
 	return file_iga_v1_access_proto_rawDescGZIP(), []int{2}
 }
 
+// ApprovalKind says whether an approval comes before the grant or reviews it after.
+type ApprovalKind int32
+
+const (
+	// Records written before kinds existed; read as APPROVAL_KIND_ACCESS.
+	ApprovalKind_APPROVAL_KIND_UNSPECIFIED ApprovalKind = 0
+	// Approval before the grant: no access until every stage approves.
+	ApprovalKind_APPROVAL_KIND_ACCESS ApprovalKind = 1
+	// Review after the fact of a break-glass grant: the access was given at once; a
+	// rejection revokes it, a confirmation closes the review. Requester and beneficiary
+	// can never review it.
+	ApprovalKind_APPROVAL_KIND_BREAK_GLASS_REVIEW ApprovalKind = 2
+)
+
+// Enum value maps for ApprovalKind.
+var (
+	ApprovalKind_name = map[int32]string{
+		0: "APPROVAL_KIND_UNSPECIFIED",
+		1: "APPROVAL_KIND_ACCESS",
+		2: "APPROVAL_KIND_BREAK_GLASS_REVIEW",
+	}
+	ApprovalKind_value = map[string]int32{
+		"APPROVAL_KIND_UNSPECIFIED":        0,
+		"APPROVAL_KIND_ACCESS":             1,
+		"APPROVAL_KIND_BREAK_GLASS_REVIEW": 2,
+	}
+)
+
+func (x ApprovalKind) Enum() *ApprovalKind {
+	p := new(ApprovalKind)
+	*p = x
+	return p
+}
+
+func (x ApprovalKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ApprovalKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_iga_v1_access_proto_enumTypes[3].Descriptor()
+}
+
+func (ApprovalKind) Type() protoreflect.EnumType {
+	return &file_iga_v1_access_proto_enumTypes[3]
+}
+
+func (x ApprovalKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ApprovalKind.Descriptor instead.
+func (ApprovalKind) EnumDescriptor() ([]byte, []int) {
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
+}
+
 // GrantStatus is where a grant stands in the ledger.
 type GrantStatus int32
 
@@ -235,11 +290,11 @@ func (x GrantStatus) String() string {
 }
 
 func (GrantStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_iga_v1_access_proto_enumTypes[3].Descriptor()
+	return file_iga_v1_access_proto_enumTypes[4].Descriptor()
 }
 
 func (GrantStatus) Type() protoreflect.EnumType {
-	return &file_iga_v1_access_proto_enumTypes[3]
+	return &file_iga_v1_access_proto_enumTypes[4]
 }
 
 func (x GrantStatus) Number() protoreflect.EnumNumber {
@@ -248,7 +303,7 @@ func (x GrantStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use GrantStatus.Descriptor instead.
 func (GrantStatus) EnumDescriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
 }
 
 // RequestStatus is the lifecycle of a request, derived from the records of all services.
@@ -300,11 +355,11 @@ func (x RequestStatus) String() string {
 }
 
 func (RequestStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_iga_v1_access_proto_enumTypes[4].Descriptor()
+	return file_iga_v1_access_proto_enumTypes[5].Descriptor()
 }
 
 func (RequestStatus) Type() protoreflect.EnumType {
-	return &file_iga_v1_access_proto_enumTypes[4]
+	return &file_iga_v1_access_proto_enumTypes[5]
 }
 
 func (x RequestStatus) Number() protoreflect.EnumNumber {
@@ -313,7 +368,7 @@ func (x RequestStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RequestStatus.Descriptor instead.
 func (RequestStatus) EnumDescriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{5}
 }
 
 // AccessRequest is a submitted ask for one entitlement, for one person, for a time.
@@ -697,8 +752,12 @@ type PolicyDecision struct {
 	DecidedAt        *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	BeneficiaryEmail string                 `protobuf:"bytes,11,opt,name=beneficiary_email,json=beneficiaryEmail,proto3" json:"beneficiary_email,omitempty"`
 	EntitlementId    string                 `protobuf:"bytes,12,opt,name=entitlement_id,json=entitlementId,proto3" json:"entitlement_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// For a break-glass allow: who reviews the grant after the fact (stages and quorum as in
+	// approval_steps). The approval service opens the review when it commands the grant; a
+	// rejection revokes the access. Empty for every other decision.
+	ReviewSteps   []*ApprovalStep `protobuf:"bytes,13,rep,name=review_steps,json=reviewSteps,proto3" json:"review_steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PolicyDecision) Reset() {
@@ -815,6 +874,13 @@ func (x *PolicyDecision) GetEntitlementId() string {
 	return ""
 }
 
+func (x *PolicyDecision) GetReviewSteps() []*ApprovalStep {
+	if x != nil {
+		return x.ReviewSteps
+	}
+	return nil
+}
+
 // ApprovalVote is one approver's recorded decision.
 type ApprovalVote struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -892,7 +958,8 @@ func (x *ApprovalVote) GetDecidedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// Approval is the approval workflow of one request.
+// Approval is the approval workflow of one request, or the after-the-fact review of its
+// emergency grant (see kind).
 type Approval struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -911,6 +978,7 @@ type Approval struct {
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	Duration      *durationpb.Duration   `protobuf:"bytes,14,opt,name=duration,proto3" json:"duration,omitempty"`
+	Kind          ApprovalKind           `protobuf:"varint,15,opt,name=kind,proto3,enum=iga.v1.ApprovalKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1041,6 +1109,13 @@ func (x *Approval) GetDuration() *durationpb.Duration {
 		return x.Duration
 	}
 	return nil
+}
+
+func (x *Approval) GetKind() ApprovalKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ApprovalKind_APPROVAL_KIND_UNSPECIFIED
 }
 
 // Grant is one entry of the ledger: who holds what, until when.
@@ -1416,7 +1491,7 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12&\n" +
 	"\x06effect\x18\x02 \x01(\x0e2\x0e.iga.v1.EffectR\x06effect\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06source\x18\x04 \x01(\tR\x06source\"\xc0\x04\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\"\xf9\x04\n" +
 	"\x0ePolicyDecision\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12&\n" +
@@ -1432,14 +1507,15 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"decided_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12+\n" +
 	"\x11beneficiary_email\x18\v \x01(\tR\x10beneficiaryEmail\x12%\n" +
-	"\x0eentitlement_id\x18\f \x01(\tR\rentitlementId\"\xba\x01\n" +
+	"\x0eentitlement_id\x18\f \x01(\tR\rentitlementId\x127\n" +
+	"\freview_steps\x18\r \x03(\v2\x14.iga.v1.ApprovalStepR\vreviewSteps\"\xba\x01\n" +
 	"\fApprovalVote\x12%\n" +
 	"\x0eapprover_email\x18\x01 \x01(\tR\rapproverEmail\x12\x1a\n" +
 	"\bapproved\x18\x02 \x01(\bR\bapproved\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05stage\x18\x04 \x01(\x05R\x05stage\x129\n" +
 	"\n" +
-	"decided_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"\xc6\x04\n" +
+	"decided_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"\xf0\x04\n" +
 	"\bApproval\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1458,7 +1534,8 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"created_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"decided_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x125\n" +
-	"\bduration\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xb1\x04\n" +
+	"\bduration\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\bduration\x12(\n" +
+	"\x04kind\x18\x0f \x01(\x0e2\x14.iga.v1.ApprovalKindR\x04kind\"\xb1\x04\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1513,7 +1590,11 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x17APPROVAL_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18APPROVAL_STATUS_APPROVED\x10\x02\x12\x1a\n" +
 	"\x16APPROVAL_STATUS_DENIED\x10\x03\x12\x1b\n" +
-	"\x17APPROVAL_STATUS_EXPIRED\x10\x04*\x91\x01\n" +
+	"\x17APPROVAL_STATUS_EXPIRED\x10\x04*m\n" +
+	"\fApprovalKind\x12\x1d\n" +
+	"\x19APPROVAL_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14APPROVAL_KIND_ACCESS\x10\x01\x12$\n" +
+	" APPROVAL_KIND_BREAK_GLASS_REVIEW\x10\x02*\x91\x01\n" +
 	"\vGrantStatus\x12\x1c\n" +
 	"\x18GRANT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14GRANT_STATUS_PENDING\x10\x01\x12\x17\n" +
@@ -1542,64 +1623,67 @@ func file_iga_v1_access_proto_rawDescGZIP() []byte {
 	return file_iga_v1_access_proto_rawDescData
 }
 
-var file_iga_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_iga_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_iga_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_iga_v1_access_proto_goTypes = []any{
 	(Effect)(0),                   // 0: iga.v1.Effect
 	(ApproverKind)(0),             // 1: iga.v1.ApproverKind
 	(ApprovalStatus)(0),           // 2: iga.v1.ApprovalStatus
-	(GrantStatus)(0),              // 3: iga.v1.GrantStatus
-	(RequestStatus)(0),            // 4: iga.v1.RequestStatus
-	(*AccessRequest)(nil),         // 5: iga.v1.AccessRequest
-	(*ToolCall)(nil),              // 6: iga.v1.ToolCall
-	(*ApprovalStep)(nil),          // 7: iga.v1.ApprovalStep
-	(*RuleMatch)(nil),             // 8: iga.v1.RuleMatch
-	(*PolicyDecision)(nil),        // 9: iga.v1.PolicyDecision
-	(*ApprovalVote)(nil),          // 10: iga.v1.ApprovalVote
-	(*Approval)(nil),              // 11: iga.v1.Approval
-	(*Grant)(nil),                 // 12: iga.v1.Grant
-	(*ProvisionGrant)(nil),        // 13: iga.v1.ProvisionGrant
-	(*ProvisionRevoke)(nil),       // 14: iga.v1.ProvisionRevoke
-	(*RequestView)(nil),           // 15: iga.v1.RequestView
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(ProvisioningMethod)(0),       // 18: iga.v1.ProvisioningMethod
+	(ApprovalKind)(0),             // 3: iga.v1.ApprovalKind
+	(GrantStatus)(0),              // 4: iga.v1.GrantStatus
+	(RequestStatus)(0),            // 5: iga.v1.RequestStatus
+	(*AccessRequest)(nil),         // 6: iga.v1.AccessRequest
+	(*ToolCall)(nil),              // 7: iga.v1.ToolCall
+	(*ApprovalStep)(nil),          // 8: iga.v1.ApprovalStep
+	(*RuleMatch)(nil),             // 9: iga.v1.RuleMatch
+	(*PolicyDecision)(nil),        // 10: iga.v1.PolicyDecision
+	(*ApprovalVote)(nil),          // 11: iga.v1.ApprovalVote
+	(*Approval)(nil),              // 12: iga.v1.Approval
+	(*Grant)(nil),                 // 13: iga.v1.Grant
+	(*ProvisionGrant)(nil),        // 14: iga.v1.ProvisionGrant
+	(*ProvisionRevoke)(nil),       // 15: iga.v1.ProvisionRevoke
+	(*RequestView)(nil),           // 16: iga.v1.RequestView
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(ProvisioningMethod)(0),       // 19: iga.v1.ProvisioningMethod
 }
 var file_iga_v1_access_proto_depIdxs = []int32{
-	16, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
-	17, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 2: iga.v1.AccessRequest.agent_trace:type_name -> iga.v1.ToolCall
-	17, // 3: iga.v1.ToolCall.at:type_name -> google.protobuf.Timestamp
+	17, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
+	18, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 2: iga.v1.AccessRequest.agent_trace:type_name -> iga.v1.ToolCall
+	18, // 3: iga.v1.ToolCall.at:type_name -> google.protobuf.Timestamp
 	1,  // 4: iga.v1.ApprovalStep.kind:type_name -> iga.v1.ApproverKind
 	0,  // 5: iga.v1.RuleMatch.effect:type_name -> iga.v1.Effect
 	0,  // 6: iga.v1.PolicyDecision.effect:type_name -> iga.v1.Effect
-	7,  // 7: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
-	16, // 8: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
-	16, // 9: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
-	8,  // 10: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
-	17, // 11: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
-	17, // 12: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
-	7,  // 13: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
-	2,  // 14: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
-	10, // 15: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
-	17, // 16: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
-	17, // 17: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
-	16, // 18: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
-	3,  // 19: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
-	17, // 20: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
-	17, // 21: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
-	17, // 22: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
-	18, // 23: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
-	5,  // 24: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
-	4,  // 25: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
-	9,  // 26: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
-	11, // 27: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
-	12, // 28: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	8,  // 7: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
+	17, // 8: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
+	17, // 9: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
+	9,  // 10: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
+	18, // 11: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
+	8,  // 12: iga.v1.PolicyDecision.review_steps:type_name -> iga.v1.ApprovalStep
+	18, // 13: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
+	8,  // 14: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
+	2,  // 15: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
+	11, // 16: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
+	18, // 17: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
+	18, // 18: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
+	17, // 19: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
+	3,  // 20: iga.v1.Approval.kind:type_name -> iga.v1.ApprovalKind
+	4,  // 21: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
+	18, // 22: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
+	18, // 23: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 24: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
+	19, // 25: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
+	6,  // 26: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
+	5,  // 27: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
+	10, // 28: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
+	12, // 29: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
+	13, // 30: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_access_proto_init() }
@@ -1613,7 +1697,7 @@ func file_iga_v1_access_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_access_proto_rawDesc), len(file_iga_v1_access_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -280,6 +280,139 @@ func (x *DelegateResponse) GetApproval() *Approval {
 	return nil
 }
 
+// BreakGlassReviewRequested is published on iga.evt.approval.review.requested when the
+// after-the-fact review of a break-glass grant opens or is escalated, and on
+// iga.evt.approval.review.reminded when its reviewers are reminded. The access was granted
+// already; the reviewers confirm it or reject it (which revokes it).
+type BreakGlassReviewRequested struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The review (kind APPROVAL_KIND_BREAK_GLASS_REVIEW); approvers are who may review now.
+	Review *Approval `protobuf:"bytes,1,opt,name=review,proto3" json:"review,omitempty"`
+	// The request: who, what, and the emergency's justification and ticket.
+	Request *AccessRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// The emergency decision under review: why it was allowed, for how long.
+	Decision      *PolicyDecision `protobuf:"bytes,3,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BreakGlassReviewRequested) Reset() {
+	*x = BreakGlassReviewRequested{}
+	mi := &file_iga_v1_approval_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BreakGlassReviewRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BreakGlassReviewRequested) ProtoMessage() {}
+
+func (x *BreakGlassReviewRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_approval_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BreakGlassReviewRequested.ProtoReflect.Descriptor instead.
+func (*BreakGlassReviewRequested) Descriptor() ([]byte, []int) {
+	return file_iga_v1_approval_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BreakGlassReviewRequested) GetReview() *Approval {
+	if x != nil {
+		return x.Review
+	}
+	return nil
+}
+
+func (x *BreakGlassReviewRequested) GetRequest() *AccessRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *BreakGlassReviewRequested) GetDecision() *PolicyDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+// BreakGlassReviewDecided is published on iga.evt.approval.review.decided when the review
+// of a break-glass grant ends: confirmed (status APPROVED), rejected (DENIED) or left
+// unreviewed until its last timeout (EXPIRED). A rejected or unreviewed emergency grant is
+// revoked.
+type BreakGlassReviewDecided struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Review *Approval              `protobuf:"bytes,1,opt,name=review,proto3" json:"review,omitempty"`
+	// The ledger id of the grant under review.
+	GrantId string `protobuf:"bytes,2,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// Set when the review ordered the grant revoked (iga.cmd.provision.revoke).
+	RevokeCommanded bool `protobuf:"varint,3,opt,name=revoke_commanded,json=revokeCommanded,proto3" json:"revoke_commanded,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BreakGlassReviewDecided) Reset() {
+	*x = BreakGlassReviewDecided{}
+	mi := &file_iga_v1_approval_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BreakGlassReviewDecided) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BreakGlassReviewDecided) ProtoMessage() {}
+
+func (x *BreakGlassReviewDecided) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_approval_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BreakGlassReviewDecided.ProtoReflect.Descriptor instead.
+func (*BreakGlassReviewDecided) Descriptor() ([]byte, []int) {
+	return file_iga_v1_approval_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BreakGlassReviewDecided) GetReview() *Approval {
+	if x != nil {
+		return x.Review
+	}
+	return nil
+}
+
+func (x *BreakGlassReviewDecided) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *BreakGlassReviewDecided) GetRevokeCommanded() bool {
+	if x != nil {
+		return x.RevokeCommanded
+	}
+	return false
+}
+
 var File_iga_v1_approval_proto protoreflect.FileDescriptor
 
 const file_iga_v1_approval_proto_rawDesc = "" +
@@ -302,7 +435,15 @@ const file_iga_v1_approval_proto_rawDesc = "" +
 	"\x0edelegate_email\x18\x03 \x01(\tR\rdelegateEmail\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"@\n" +
 	"\x10DelegateResponse\x12,\n" +
-	"\bapproval\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\bapproval*{\n" +
+	"\bapproval\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\bapproval\"\xaa\x01\n" +
+	"\x19BreakGlassReviewRequested\x12(\n" +
+	"\x06review\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\x06review\x12/\n" +
+	"\arequest\x18\x02 \x01(\v2\x15.iga.v1.AccessRequestR\arequest\x122\n" +
+	"\bdecision\x18\x03 \x01(\v2\x16.iga.v1.PolicyDecisionR\bdecision\"\x89\x01\n" +
+	"\x17BreakGlassReviewDecided\x12(\n" +
+	"\x06review\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\x06review\x12\x19\n" +
+	"\bgrant_id\x18\x02 \x01(\tR\agrantId\x12)\n" +
+	"\x10revoke_commanded\x18\x03 \x01(\bR\x0frevokeCommanded*{\n" +
 	"\x11ApprovalTimerKind\x12#\n" +
 	"\x1fAPPROVAL_TIMER_KIND_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cAPPROVAL_TIMER_KIND_REMINDER\x10\x01\x12\x1f\n" +
@@ -323,26 +464,34 @@ func file_iga_v1_approval_proto_rawDescGZIP() []byte {
 }
 
 var file_iga_v1_approval_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_iga_v1_approval_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_iga_v1_approval_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_iga_v1_approval_proto_goTypes = []any{
-	(ApprovalTimerKind)(0),        // 0: iga.v1.ApprovalTimerKind
-	(*ApprovalTimer)(nil),         // 1: iga.v1.ApprovalTimer
-	(*DelegateRequest)(nil),       // 2: iga.v1.DelegateRequest
-	(*DelegateResponse)(nil),      // 3: iga.v1.DelegateResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
-	(*Approval)(nil),              // 5: iga.v1.Approval
+	(ApprovalTimerKind)(0),            // 0: iga.v1.ApprovalTimerKind
+	(*ApprovalTimer)(nil),             // 1: iga.v1.ApprovalTimer
+	(*DelegateRequest)(nil),           // 2: iga.v1.DelegateRequest
+	(*DelegateResponse)(nil),          // 3: iga.v1.DelegateResponse
+	(*BreakGlassReviewRequested)(nil), // 4: iga.v1.BreakGlassReviewRequested
+	(*BreakGlassReviewDecided)(nil),   // 5: iga.v1.BreakGlassReviewDecided
+	(*timestamppb.Timestamp)(nil),     // 6: google.protobuf.Timestamp
+	(*Approval)(nil),                  // 7: iga.v1.Approval
+	(*AccessRequest)(nil),             // 8: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),            // 9: iga.v1.PolicyDecision
 }
 var file_iga_v1_approval_proto_depIdxs = []int32{
 	0, // 0: iga.v1.ApprovalTimer.kind:type_name -> iga.v1.ApprovalTimerKind
-	4, // 1: iga.v1.ApprovalTimer.deadline:type_name -> google.protobuf.Timestamp
-	5, // 2: iga.v1.DelegateResponse.approval:type_name -> iga.v1.Approval
-	2, // 3: iga.v1.ApprovalDelegationService.Delegate:input_type -> iga.v1.DelegateRequest
-	3, // 4: iga.v1.ApprovalDelegationService.Delegate:output_type -> iga.v1.DelegateResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6, // 1: iga.v1.ApprovalTimer.deadline:type_name -> google.protobuf.Timestamp
+	7, // 2: iga.v1.DelegateResponse.approval:type_name -> iga.v1.Approval
+	7, // 3: iga.v1.BreakGlassReviewRequested.review:type_name -> iga.v1.Approval
+	8, // 4: iga.v1.BreakGlassReviewRequested.request:type_name -> iga.v1.AccessRequest
+	9, // 5: iga.v1.BreakGlassReviewRequested.decision:type_name -> iga.v1.PolicyDecision
+	7, // 6: iga.v1.BreakGlassReviewDecided.review:type_name -> iga.v1.Approval
+	2, // 7: iga.v1.ApprovalDelegationService.Delegate:input_type -> iga.v1.DelegateRequest
+	3, // 8: iga.v1.ApprovalDelegationService.Delegate:output_type -> iga.v1.DelegateResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_approval_proto_init() }
@@ -357,7 +506,7 @@ func file_iga_v1_approval_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_approval_proto_rawDesc), len(file_iga_v1_approval_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -235,6 +235,549 @@ func (x *GetPolicyResponse) GetRefusedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type TestPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The test file's contents: `tests:` and optionally `now:`. Its `policy:` and `data:`
+	// are not read: the server tests policy_yaml (or the policy in force) with its own
+	// directory.
+	TestsYaml string `protobuf:"bytes,1,opt,name=tests_yaml,json=testsYaml,proto3" json:"tests_yaml,omitempty"`
+	// How results and errors name the test file; "tests.yaml" when empty.
+	TestsName string `protobuf:"bytes,2,opt,name=tests_name,json=testsName,proto3" json:"tests_name,omitempty"`
+	// The policy to test; empty tests the policy in force.
+	PolicyYaml string `protobuf:"bytes,3,opt,name=policy_yaml,json=policyYaml,proto3" json:"policy_yaml,omitempty"`
+	// How rule sources and errors name policy_yaml; "candidate.yaml" when empty.
+	PolicyName    string `protobuf:"bytes,4,opt,name=policy_name,json=policyName,proto3" json:"policy_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestPolicyRequest) Reset() {
+	*x = TestPolicyRequest{}
+	mi := &file_iga_v1_policy_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestPolicyRequest) ProtoMessage() {}
+
+func (x *TestPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestPolicyRequest.ProtoReflect.Descriptor instead.
+func (*TestPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TestPolicyRequest) GetTestsYaml() string {
+	if x != nil {
+		return x.TestsYaml
+	}
+	return ""
+}
+
+func (x *TestPolicyRequest) GetTestsName() string {
+	if x != nil {
+		return x.TestsName
+	}
+	return ""
+}
+
+func (x *TestPolicyRequest) GetPolicyYaml() string {
+	if x != nil {
+		return x.PolicyYaml
+	}
+	return ""
+}
+
+func (x *TestPolicyRequest) GetPolicyName() string {
+	if x != nil {
+		return x.PolicyName
+	}
+	return ""
+}
+
+type TestPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The test file's name, as given.
+	Tests string `protobuf:"bytes,1,opt,name=tests,proto3" json:"tests,omitempty"`
+	// The policy tested: its name and version (what every decision records).
+	Policy        string `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	PolicyVersion string `protobuf:"bytes,3,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	Passed        int32  `protobuf:"varint,4,opt,name=passed,proto3" json:"passed,omitempty"`
+	Failed        int32  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Catalog ids the policy names that the server's directory lacks.
+	Warnings []string `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// One per test case, in file order.
+	Results       []*PolicyTestResult `protobuf:"bytes,7,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestPolicyResponse) Reset() {
+	*x = TestPolicyResponse{}
+	mi := &file_iga_v1_policy_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestPolicyResponse) ProtoMessage() {}
+
+func (x *TestPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestPolicyResponse.ProtoReflect.Descriptor instead.
+func (*TestPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TestPolicyResponse) GetTests() string {
+	if x != nil {
+		return x.Tests
+	}
+	return ""
+}
+
+func (x *TestPolicyResponse) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *TestPolicyResponse) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *TestPolicyResponse) GetPassed() int32 {
+	if x != nil {
+		return x.Passed
+	}
+	return 0
+}
+
+func (x *TestPolicyResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *TestPolicyResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *TestPolicyResponse) GetResults() []*PolicyTestResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// PolicyTestResult is the outcome of one policy test case.
+type PolicyTestResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The line of the test file where the case is written.
+	Line   int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	Passed bool  `protobuf:"varint,3,opt,name=passed,proto3" json:"passed,omitempty"`
+	// What did not match the case's expectations; empty when it passed.
+	Failures []string `protobuf:"bytes,4,rep,name=failures,proto3" json:"failures,omitempty"`
+	// What the policy decided; unset when it refused the request as invalid.
+	Decision      *PolicyDecision `protobuf:"bytes,5,opt,name=decision,proto3" json:"decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyTestResult) Reset() {
+	*x = PolicyTestResult{}
+	mi := &file_iga_v1_policy_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyTestResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyTestResult) ProtoMessage() {}
+
+func (x *PolicyTestResult) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyTestResult.ProtoReflect.Descriptor instead.
+func (*PolicyTestResult) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PolicyTestResult) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PolicyTestResult) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *PolicyTestResult) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *PolicyTestResult) GetFailures() []string {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+func (x *PolicyTestResult) GetDecision() *PolicyDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return nil
+}
+
+type SimulatePolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate policy file's contents.
+	PolicyYaml string `protobuf:"bytes,1,opt,name=policy_yaml,json=policyYaml,proto3" json:"policy_yaml,omitempty"`
+	// How rule sources and errors name policy_yaml; "candidate.yaml" when empty.
+	PolicyName string `protobuf:"bytes,2,opt,name=policy_name,json=policyName,proto3" json:"policy_name,omitempty"`
+	// Replay at most the newest `limit` requests; 0 means 1000, and at most 10000 are
+	// replayed in one call.
+	Limit int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only requests submitted at or after this time; unset for the whole history.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatePolicyRequest) Reset() {
+	*x = SimulatePolicyRequest{}
+	mi := &file_iga_v1_policy_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatePolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatePolicyRequest) ProtoMessage() {}
+
+func (x *SimulatePolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatePolicyRequest.ProtoReflect.Descriptor instead.
+func (*SimulatePolicyRequest) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SimulatePolicyRequest) GetPolicyYaml() string {
+	if x != nil {
+		return x.PolicyYaml
+	}
+	return ""
+}
+
+func (x *SimulatePolicyRequest) GetPolicyName() string {
+	if x != nil {
+		return x.PolicyName
+	}
+	return ""
+}
+
+func (x *SimulatePolicyRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SimulatePolicyRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+type SimulatePolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate policy's name and version.
+	Policy        string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
+	// The policy in force; it gives the "before" of a request without a recorded decision.
+	CurrentVersion string `protobuf:"bytes,3,opt,name=current_version,json=currentVersion,proto3" json:"current_version,omitempty"`
+	// Requests replayed.
+	Requests int32 `protobuf:"varint,4,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Requests whose effect would flip (allow, require approval, deny).
+	Flips int32 `protobuf:"varint,5,opt,name=flips,proto3" json:"flips,omitempty"`
+	// Every request whose outcome would change, oldest first: flips and changes of
+	// approvals or limits.
+	Changes []*PolicyChange `protobuf:"bytes,6,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Requests that could not be decided (a person or entitlement since removed), with why.
+	Skipped []string `protobuf:"bytes,7,rep,name=skipped,proto3" json:"skipped,omitempty"`
+	// Set when the history held more requests than `limit`: the oldest were not replayed.
+	Truncated     bool `protobuf:"varint,8,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SimulatePolicyResponse) Reset() {
+	*x = SimulatePolicyResponse{}
+	mi := &file_iga_v1_policy_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SimulatePolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SimulatePolicyResponse) ProtoMessage() {}
+
+func (x *SimulatePolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SimulatePolicyResponse.ProtoReflect.Descriptor instead.
+func (*SimulatePolicyResponse) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SimulatePolicyResponse) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *SimulatePolicyResponse) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
+func (x *SimulatePolicyResponse) GetCurrentVersion() string {
+	if x != nil {
+		return x.CurrentVersion
+	}
+	return ""
+}
+
+func (x *SimulatePolicyResponse) GetRequests() int32 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *SimulatePolicyResponse) GetFlips() int32 {
+	if x != nil {
+		return x.Flips
+	}
+	return 0
+}
+
+func (x *SimulatePolicyResponse) GetChanges() []*PolicyChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *SimulatePolicyResponse) GetSkipped() []string {
+	if x != nil {
+		return x.Skipped
+	}
+	return nil
+}
+
+func (x *SimulatePolicyResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// PolicyChange is one recorded request whose outcome differs under a candidate policy.
+type PolicyChange struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	RequestId        string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequesterEmail   string                 `protobuf:"bytes,2,opt,name=requester_email,json=requesterEmail,proto3" json:"requester_email,omitempty"`
+	BeneficiaryEmail string                 `protobuf:"bytes,3,opt,name=beneficiary_email,json=beneficiaryEmail,proto3" json:"beneficiary_email,omitempty"`
+	EntitlementId    string                 `protobuf:"bytes,4,opt,name=entitlement_id,json=entitlementId,proto3" json:"entitlement_id,omitempty"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The decision it had (the recorded one, or the policy in force's) and the candidate's.
+	Before *PolicyDecision `protobuf:"bytes,6,opt,name=before,proto3" json:"before,omitempty"`
+	After  *PolicyDecision `protobuf:"bytes,7,opt,name=after,proto3" json:"after,omitempty"`
+	// Set when the effect changed; otherwise approvals or durations did.
+	Flipped bool `protobuf:"varint,8,opt,name=flipped,proto3" json:"flipped,omitempty"`
+	// What changed, in words: "allow → require_approval", "approvals manager@1 → none".
+	Change        string `protobuf:"bytes,9,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyChange) Reset() {
+	*x = PolicyChange{}
+	mi := &file_iga_v1_policy_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyChange) ProtoMessage() {}
+
+func (x *PolicyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_policy_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyChange.ProtoReflect.Descriptor instead.
+func (*PolicyChange) Descriptor() ([]byte, []int) {
+	return file_iga_v1_policy_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PolicyChange) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetRequesterEmail() string {
+	if x != nil {
+		return x.RequesterEmail
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetBeneficiaryEmail() string {
+	if x != nil {
+		return x.BeneficiaryEmail
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetEntitlementId() string {
+	if x != nil {
+		return x.EntitlementId
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PolicyChange) GetBefore() *PolicyDecision {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *PolicyChange) GetAfter() *PolicyDecision {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+func (x *PolicyChange) GetFlipped() bool {
+	if x != nil {
+		return x.Flipped
+	}
+	return false
+}
+
+func (x *PolicyChange) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
 var File_iga_v1_policy_proto protoreflect.FileDescriptor
 
 const file_iga_v1_policy_proto_rawDesc = "" +
@@ -256,9 +799,63 @@ const file_iga_v1_policy_proto_rawDesc = "" +
 	"\bwarnings\x18\a \x03(\tR\bwarnings\x12#\n" +
 	"\rrefused_error\x18\b \x01(\tR\frefusedError\x129\n" +
 	"\n" +
-	"refused_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\trefusedAt2V\n" +
+	"refused_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\trefusedAt\"\x93\x01\n" +
+	"\x11TestPolicyRequest\x12\x1d\n" +
+	"\n" +
+	"tests_yaml\x18\x01 \x01(\tR\ttestsYaml\x12\x1d\n" +
+	"\n" +
+	"tests_name\x18\x02 \x01(\tR\ttestsName\x12\x1f\n" +
+	"\vpolicy_yaml\x18\x03 \x01(\tR\n" +
+	"policyYaml\x12\x1f\n" +
+	"\vpolicy_name\x18\x04 \x01(\tR\n" +
+	"policyName\"\xe9\x01\n" +
+	"\x12TestPolicyResponse\x12\x14\n" +
+	"\x05tests\x18\x01 \x01(\tR\x05tests\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\x12%\n" +
+	"\x0epolicy_version\x18\x03 \x01(\tR\rpolicyVersion\x12\x16\n" +
+	"\x06passed\x18\x04 \x01(\x05R\x06passed\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x05R\x06failed\x12\x1a\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\x122\n" +
+	"\aresults\x18\a \x03(\v2\x18.iga.v1.PolicyTestResultR\aresults\"\xa2\x01\n" +
+	"\x10PolicyTestResult\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06passed\x18\x03 \x01(\bR\x06passed\x12\x1a\n" +
+	"\bfailures\x18\x04 \x03(\tR\bfailures\x122\n" +
+	"\bdecision\x18\x05 \x01(\v2\x16.iga.v1.PolicyDecisionR\bdecision\"\xa1\x01\n" +
+	"\x15SimulatePolicyRequest\x12\x1f\n" +
+	"\vpolicy_yaml\x18\x01 \x01(\tR\n" +
+	"policyYaml\x12\x1f\n" +
+	"\vpolicy_name\x18\x02 \x01(\tR\n" +
+	"policyName\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\x9a\x02\n" +
+	"\x16SimulatePolicyResponse\x12\x16\n" +
+	"\x06policy\x18\x01 \x01(\tR\x06policy\x12%\n" +
+	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12'\n" +
+	"\x0fcurrent_version\x18\x03 \x01(\tR\x0ecurrentVersion\x12\x1a\n" +
+	"\brequests\x18\x04 \x01(\x05R\brequests\x12\x14\n" +
+	"\x05flips\x18\x05 \x01(\x05R\x05flips\x12.\n" +
+	"\achanges\x18\x06 \x03(\v2\x14.iga.v1.PolicyChangeR\achanges\x12\x18\n" +
+	"\askipped\x18\a \x03(\tR\askipped\x12\x1c\n" +
+	"\ttruncated\x18\b \x01(\bR\ttruncated\"\xf5\x02\n" +
+	"\fPolicyChange\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12'\n" +
+	"\x0frequester_email\x18\x02 \x01(\tR\x0erequesterEmail\x12+\n" +
+	"\x11beneficiary_email\x18\x03 \x01(\tR\x10beneficiaryEmail\x12%\n" +
+	"\x0eentitlement_id\x18\x04 \x01(\tR\rentitlementId\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12.\n" +
+	"\x06before\x18\x06 \x01(\v2\x16.iga.v1.PolicyDecisionR\x06before\x12,\n" +
+	"\x05after\x18\a \x01(\v2\x16.iga.v1.PolicyDecisionR\x05after\x12\x18\n" +
+	"\aflipped\x18\b \x01(\bR\aflipped\x12\x16\n" +
+	"\x06change\x18\t \x01(\tR\x06change2\xec\x01\n" +
 	"\x12PolicyAdminService\x12@\n" +
-	"\tGetPolicy\x12\x18.iga.v1.GetPolicyRequest\x1a\x19.iga.v1.GetPolicyResponseB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
+	"\tGetPolicy\x12\x18.iga.v1.GetPolicyRequest\x1a\x19.iga.v1.GetPolicyResponse\x12C\n" +
+	"\n" +
+	"TestPolicy\x12\x19.iga.v1.TestPolicyRequest\x1a\x1a.iga.v1.TestPolicyResponse\x12O\n" +
+	"\x0eSimulatePolicy\x12\x1d.iga.v1.SimulatePolicyRequest\x1a\x1e.iga.v1.SimulatePolicyResponseB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
 
 var (
 	file_iga_v1_policy_proto_rawDescOnce sync.Once
@@ -272,27 +869,44 @@ func file_iga_v1_policy_proto_rawDescGZIP() []byte {
 	return file_iga_v1_policy_proto_rawDescData
 }
 
-var file_iga_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_iga_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_iga_v1_policy_proto_goTypes = []any{
-	(*PolicyBreakGlass)(nil),      // 0: iga.v1.PolicyBreakGlass
-	(*GetPolicyRequest)(nil),      // 1: iga.v1.GetPolicyRequest
-	(*GetPolicyResponse)(nil),     // 2: iga.v1.GetPolicyResponse
-	(*AccessRequest)(nil),         // 3: iga.v1.AccessRequest
-	(*PolicyDecision)(nil),        // 4: iga.v1.PolicyDecision
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*PolicyBreakGlass)(nil),       // 0: iga.v1.PolicyBreakGlass
+	(*GetPolicyRequest)(nil),       // 1: iga.v1.GetPolicyRequest
+	(*GetPolicyResponse)(nil),      // 2: iga.v1.GetPolicyResponse
+	(*TestPolicyRequest)(nil),      // 3: iga.v1.TestPolicyRequest
+	(*TestPolicyResponse)(nil),     // 4: iga.v1.TestPolicyResponse
+	(*PolicyTestResult)(nil),       // 5: iga.v1.PolicyTestResult
+	(*SimulatePolicyRequest)(nil),  // 6: iga.v1.SimulatePolicyRequest
+	(*SimulatePolicyResponse)(nil), // 7: iga.v1.SimulatePolicyResponse
+	(*PolicyChange)(nil),           // 8: iga.v1.PolicyChange
+	(*AccessRequest)(nil),          // 9: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),         // 10: iga.v1.PolicyDecision
+	(*timestamppb.Timestamp)(nil),  // 11: google.protobuf.Timestamp
 }
 var file_iga_v1_policy_proto_depIdxs = []int32{
-	3, // 0: iga.v1.PolicyBreakGlass.request:type_name -> iga.v1.AccessRequest
-	4, // 1: iga.v1.PolicyBreakGlass.decision:type_name -> iga.v1.PolicyDecision
-	5, // 2: iga.v1.GetPolicyResponse.loaded_at:type_name -> google.protobuf.Timestamp
-	5, // 3: iga.v1.GetPolicyResponse.refused_at:type_name -> google.protobuf.Timestamp
-	1, // 4: iga.v1.PolicyAdminService.GetPolicy:input_type -> iga.v1.GetPolicyRequest
-	2, // 5: iga.v1.PolicyAdminService.GetPolicy:output_type -> iga.v1.GetPolicyResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	9,  // 0: iga.v1.PolicyBreakGlass.request:type_name -> iga.v1.AccessRequest
+	10, // 1: iga.v1.PolicyBreakGlass.decision:type_name -> iga.v1.PolicyDecision
+	11, // 2: iga.v1.GetPolicyResponse.loaded_at:type_name -> google.protobuf.Timestamp
+	11, // 3: iga.v1.GetPolicyResponse.refused_at:type_name -> google.protobuf.Timestamp
+	5,  // 4: iga.v1.TestPolicyResponse.results:type_name -> iga.v1.PolicyTestResult
+	10, // 5: iga.v1.PolicyTestResult.decision:type_name -> iga.v1.PolicyDecision
+	11, // 6: iga.v1.SimulatePolicyRequest.since:type_name -> google.protobuf.Timestamp
+	8,  // 7: iga.v1.SimulatePolicyResponse.changes:type_name -> iga.v1.PolicyChange
+	11, // 8: iga.v1.PolicyChange.created_at:type_name -> google.protobuf.Timestamp
+	10, // 9: iga.v1.PolicyChange.before:type_name -> iga.v1.PolicyDecision
+	10, // 10: iga.v1.PolicyChange.after:type_name -> iga.v1.PolicyDecision
+	1,  // 11: iga.v1.PolicyAdminService.GetPolicy:input_type -> iga.v1.GetPolicyRequest
+	3,  // 12: iga.v1.PolicyAdminService.TestPolicy:input_type -> iga.v1.TestPolicyRequest
+	6,  // 13: iga.v1.PolicyAdminService.SimulatePolicy:input_type -> iga.v1.SimulatePolicyRequest
+	2,  // 14: iga.v1.PolicyAdminService.GetPolicy:output_type -> iga.v1.GetPolicyResponse
+	4,  // 15: iga.v1.PolicyAdminService.TestPolicy:output_type -> iga.v1.TestPolicyResponse
+	7,  // 16: iga.v1.PolicyAdminService.SimulatePolicy:output_type -> iga.v1.SimulatePolicyResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_policy_proto_init() }
@@ -307,7 +921,7 @@ func file_iga_v1_policy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_policy_proto_rawDesc), len(file_iga_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

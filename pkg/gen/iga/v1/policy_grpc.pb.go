@@ -19,7 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PolicyAdminService_GetPolicy_FullMethodName = "/iga.v1.PolicyAdminService/GetPolicy"
+	PolicyAdminService_GetPolicy_FullMethodName      = "/iga.v1.PolicyAdminService/GetPolicy"
+	PolicyAdminService_TestPolicy_FullMethodName     = "/iga.v1.PolicyAdminService/TestPolicy"
+	PolicyAdminService_SimulatePolicy_FullMethodName = "/iga.v1.PolicyAdminService/SimulatePolicy"
 )
 
 // PolicyAdminServiceClient is the client API for PolicyAdminService service.
@@ -32,6 +34,13 @@ const (
 type PolicyAdminServiceClient interface {
 	// GetPolicy describes the policy in force and the last refused change, if any.
 	GetPolicy(ctx context.Context, in *GetPolicyRequest, opts ...grpc.CallOption) (*GetPolicyResponse, error)
+	// TestPolicy runs policy test cases (the YAML `iga policy test` reads) on the server,
+	// against a candidate policy or the policy in force, with the server's directory. A
+	// policy or test file that does not validate is InvalidArgument with file:line details.
+	TestPolicy(ctx context.Context, in *TestPolicyRequest, opts ...grpc.CallOption) (*TestPolicyResponse, error)
+	// SimulatePolicy replays recorded requests from the event history against a candidate
+	// policy and reports whose outcome would change, and why.
+	SimulatePolicy(ctx context.Context, in *SimulatePolicyRequest, opts ...grpc.CallOption) (*SimulatePolicyResponse, error)
 }
 
 type policyAdminServiceClient struct {
@@ -52,6 +61,26 @@ func (c *policyAdminServiceClient) GetPolicy(ctx context.Context, in *GetPolicyR
 	return out, nil
 }
 
+func (c *policyAdminServiceClient) TestPolicy(ctx context.Context, in *TestPolicyRequest, opts ...grpc.CallOption) (*TestPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TestPolicyResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_TestPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyAdminServiceClient) SimulatePolicy(ctx context.Context, in *SimulatePolicyRequest, opts ...grpc.CallOption) (*SimulatePolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SimulatePolicyResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_SimulatePolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyAdminServiceServer is the server API for PolicyAdminService service.
 // All implementations must embed UnimplementedPolicyAdminServiceServer
 // for forward compatibility.
@@ -62,6 +91,13 @@ func (c *policyAdminServiceClient) GetPolicy(ctx context.Context, in *GetPolicyR
 type PolicyAdminServiceServer interface {
 	// GetPolicy describes the policy in force and the last refused change, if any.
 	GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error)
+	// TestPolicy runs policy test cases (the YAML `iga policy test` reads) on the server,
+	// against a candidate policy or the policy in force, with the server's directory. A
+	// policy or test file that does not validate is InvalidArgument with file:line details.
+	TestPolicy(context.Context, *TestPolicyRequest) (*TestPolicyResponse, error)
+	// SimulatePolicy replays recorded requests from the event history against a candidate
+	// policy and reports whose outcome would change, and why.
+	SimulatePolicy(context.Context, *SimulatePolicyRequest) (*SimulatePolicyResponse, error)
 	mustEmbedUnimplementedPolicyAdminServiceServer()
 }
 
@@ -74,6 +110,12 @@ type UnimplementedPolicyAdminServiceServer struct{}
 
 func (UnimplementedPolicyAdminServiceServer) GetPolicy(context.Context, *GetPolicyRequest) (*GetPolicyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPolicy not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) TestPolicy(context.Context, *TestPolicyRequest) (*TestPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestPolicy not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) SimulatePolicy(context.Context, *SimulatePolicyRequest) (*SimulatePolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SimulatePolicy not implemented")
 }
 func (UnimplementedPolicyAdminServiceServer) mustEmbedUnimplementedPolicyAdminServiceServer() {}
 func (UnimplementedPolicyAdminServiceServer) testEmbeddedByValue()                            {}
@@ -114,6 +156,42 @@ func _PolicyAdminService_GetPolicy_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyAdminService_TestPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).TestPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_TestPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).TestPolicy(ctx, req.(*TestPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyAdminService_SimulatePolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SimulatePolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).SimulatePolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_SimulatePolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).SimulatePolicy(ctx, req.(*SimulatePolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyAdminService_ServiceDesc is the grpc.ServiceDesc for PolicyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +202,14 @@ var PolicyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPolicy",
 			Handler:    _PolicyAdminService_GetPolicy_Handler,
+		},
+		{
+			MethodName: "TestPolicy",
+			Handler:    _PolicyAdminService_TestPolicy_Handler,
+		},
+		{
+			MethodName: "SimulatePolicy",
+			Handler:    _PolicyAdminService_SimulatePolicy_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
