@@ -97,7 +97,7 @@ serves every service, as an ingress routing by service name would in production.
 	f.StringVar(&c.RedisURL, "redis-url", os.Getenv("REDIS_URL"), "Redis for conversation state (env REDIS_URL); empty runs an embedded one")
 	f.StringVar(&c.RedisPrefix, "redis-prefix", "iga:agent:", "prefix of the agent's Redis keys")
 	f.StringVar(&c.Planner, "planner", "", "the agent's planner: builtin, or gemini (default: gemini when a Gemini API key is set, else builtin)")
-	f.StringVar(&c.GeminiAPIKey, "gemini-api-key", os.Getenv("GEMINI_API_KEY"), "Gemini API key (env GEMINI_API_KEY)")
+	f.StringVar(&c.GeminiAPIKey, "gemini-api-key", geminiKeyFromEnv(), "Gemini API key (env IGA_GEMINI_API_KEY or GEMINI_API_KEY)")
 	f.StringVar(&c.GeminiModel, "gemini-model", "", "Gemini model (default: the agent's)")
 	f.StringVar(&c.DemoDir, "demo", envOr("IGA_DEMO_DIR", "deploy/demo"), "folder with people.yaml, catalog.yaml and policy.yaml")
 	f.StringVar(&c.PolicyFile, "policy-file", "", "policy file (default: policy.yaml in --demo)")

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +51,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ConversationTTL, "conversation-ttl", 24*time.Hour, "forget a conversation after this long idle")
 	fs.StringVar(&c.Planner, "planner", "builtin", "planner: builtin (offline, deterministic) or gemini (falls back to builtin when unreachable)")
 	fs.IntVar(&c.Workers, "workers", 4, "turns handled at once")
-	fs.StringVar(&c.Gemini.APIKey, "gemini-api-key", "", "Gemini API key (env IGA_GEMINI_API_KEY)")
+	// IGA_GEMINI_API_KEY sets the flag like every IGA_ variable; GEMINI_API_KEY, the name
+	// Google's tools use, is the default beneath it.
+	fs.StringVar(&c.Gemini.APIKey, "gemini-api-key", os.Getenv("GEMINI_API_KEY"), "Gemini API key (env IGA_GEMINI_API_KEY or GEMINI_API_KEY)")
 	fs.StringVar(&c.Gemini.Model, "gemini-model", "gemini-2.5-flash", "Gemini model for the gemini planner")
 	fs.StringVar(&c.Gemini.BaseURL, "gemini-base-url", "", "Gemini API base URL (empty: Google's endpoint)")
 	fs.DurationVar(&c.Gemini.Timeout, "gemini-timeout", 20*time.Second, "time limit of one Gemini planning turn, model calls included")

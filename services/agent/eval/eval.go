@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -154,6 +155,7 @@ type Outcome struct {
 // Report is the score of a run.
 type Report struct {
 	Planner        string
+	Policy         string
 	Cases          int
 	Top1           Metric
 	ClarPrecision  Metric
@@ -194,15 +196,50 @@ func Gemini(cfg planner.GeminiConfig) NewPlanner {
 	}
 }
 
-// Run plays every case against a fresh in-memory world (policy, ledger, submissions) over
-// the snapshot and scores the outcomes.
-func Run(ctx context.Context, snap *directory.Snapshot, cases []Case, newPlanner NewPlanner) (*Report, error) {
+// Policy is what a case's tools ask for decisions and approvers: the policy and approval
+// services, or a stand-in for them.
+type Policy interface {
+	tools.Policy
+	tools.Approvals
+}
+
+// PolicyFor builds the policy of one case: grants are what the case's people hold (for
+// separation of duties and conditions on held access), now is the case's clock.
+type PolicyFor func(snap *directory.Snapshot, grants tools.Grants, now time.Time) Policy
+
+// Option changes how Run plays the cases.
+type Option func(*options)
+
+type options struct {
+	policy     PolicyFor
+	policyName string
+}
+
+// WithPolicy plays the cases against a real policy (iga eval uses the demo's
+// policy.yaml through the policy engine and the approval service's routing) instead
+// of the in-memory risk-based stand-in. name says which in the report.
+func WithPolicy(name string, f PolicyFor) Option {
+	return func(o *options) { o.policy, o.policyName = f, name }
+}
+
+func inmemPolicy(snap *directory.Snapshot, _ tools.Grants, _ time.Time) Policy {
+	return inmem.Policy{Dir: func() *directory.Snapshot { return snap }}
+}
+
+// Run plays every case against a fresh world (policy, ledger, submissions) over the
+// snapshot and scores the outcomes. Policy is the in-memory stand-in unless an option
+// says otherwise.
+func Run(ctx context.Context, snap *directory.Snapshot, cases []Case, newPlanner NewPlanner, opts ...Option) (*Report, error) {
 	if newPlanner == nil {
 		newPlanner = Builtin
 	}
-	rep := &Report{Cases: len(cases)}
+	o := options{policy: inmemPolicy, policyName: "in-memory stand-in (risk-based)"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rep := &Report{Cases: len(cases), Policy: o.policyName}
 	for _, c := range cases {
-		o, name, err := play(ctx, snap, c, newPlanner)
+		o, name, err := play(ctx, snap, c, newPlanner, o.policy)
 		if err != nil {
 			return nil, fmt.Errorf("case %s: %w", c.ID, err)
 		}
@@ -213,7 +250,7 @@ func Run(ctx context.Context, snap *directory.Snapshot, cases []Case, newPlanner
 	return rep, nil
 }
 
-func play(ctx context.Context, snap *directory.Snapshot, c Case, newPlanner NewPlanner) (Outcome, string, error) {
+func play(ctx context.Context, snap *directory.Snapshot, c Case, newPlanner NewPlanner, policyFor PolicyFor) (Outcome, string, error) {
 	now := DefaultNow
 	if c.Now != "" {
 		t, err := time.Parse(time.RFC3339, c.Now)
@@ -240,7 +277,7 @@ func play(ctx context.Context, snap *directory.Snapshot, c Case, newPlanner NewP
 		ledger.Hold(fmt.Sprintf("g-%s-%d", c.ID, i), who, h.Entitlement, now.Add(d))
 	}
 	actions := inmem.NewActions(ledger)
-	pol := inmem.Policy{Dir: dir}
+	pol := policyFor(snap, ledger, now)
 	tl := tools.New(tools.Deps{Directory: dir, Policy: pol, Approvals: pol, Grants: ledger, Actions: actions})
 	p, err := newPlanner(tl)
 	if err != nil {
@@ -261,7 +298,12 @@ func play(ctx context.Context, snap *directory.Snapshot, c Case, newPlanner NewP
 			o.Final, o.FinalDuration = r.EntitlementID, r.Duration
 		}
 	}
-	o.Submitted, o.Revoked = actions.Requests(), actions.Revoked
+	o.Submitted = actions.Requests()
+	for _, id := range actions.Revoked {
+		if g, ok := ledger.Grant(id); ok {
+			o.Revoked = append(o.Revoked, g.GetEntitlementId())
+		}
+	}
 	if len(o.Submitted) > 0 {
 		last := o.Submitted[len(o.Submitted)-1]
 		o.Final, o.FinalDuration = last.GetEntitlementId(), last.GetDuration().AsDuration()
@@ -321,8 +363,8 @@ func score(rep *Report, snap *directory.Snapshot, o *Outcome) {
 	if e.Beneficiary != "" && (len(o.Submitted) == 0 || !strings.EqualFold(o.Submitted[len(o.Submitted)-1].GetBeneficiaryEmail(), e.Beneficiary)) {
 		fail("beneficiary is not %s", e.Beneficiary)
 	}
-	if e.Revoked != "" && len(o.Revoked) == 0 {
-		fail("nothing relinquished, want %s", e.Revoked)
+	if e.Revoked != "" && !slices.Contains(o.Revoked, e.Revoked) {
+		fail("relinquished %v, want %s", o.Revoked, e.Revoked)
 	}
 	if e.Kind != "" && (len(o.Replies) == 0 || string(o.Replies[len(o.Replies)-1].Kind) != e.Kind) {
 		fail("last reply %s, want %s", o.Replies[len(o.Replies)-1].Kind, e.Kind)
@@ -364,7 +406,7 @@ func score(rep *Report, snap *directory.Snapshot, o *Outcome) {
 
 // Print writes the report for people.
 func (r *Report) Print(w io.Writer, verbose bool) {
-	fmt.Fprintf(w, "planner %s, %d conversations\n", r.Planner, r.Cases)
+	fmt.Fprintf(w, "planner %s, policy %s, %d conversations\n", r.Planner, r.Policy, r.Cases)
 	fmt.Fprintf(w, "  top-1 resolution accuracy   %s   goal >= 95%%\n", r.Top1)
 	fmt.Fprintf(w, "  clarification precision     %s\n", r.ClarPrecision)
 	fmt.Fprintf(w, "  clarification recall        %s   goal >= 90%%\n", r.ClarRecall)
@@ -405,6 +447,7 @@ var ErrGoalsNotMet = errors.New("evaluation goals not met")
 // Summary is the report in machine-readable form.
 type Summary struct {
 	Planner        string    `json:"planner"`
+	Policy         string    `json:"policy"`
 	Cases          int       `json:"cases"`
 	Top1           float64   `json:"top1_accuracy"`
 	ClarPrecision  float64   `json:"clarification_precision"`
@@ -423,7 +466,7 @@ type Failure struct {
 
 // Summary returns the report's numbers and failures.
 func (r *Report) Summary() Summary {
-	s := Summary{Planner: r.Planner, Cases: r.Cases, Top1: r.Top1.Value(), ClarPrecision: r.ClarPrecision.Value(),
+	s := Summary{Planner: r.Planner, Policy: r.Policy, Cases: r.Cases, Top1: r.Top1.Value(), ClarPrecision: r.ClarPrecision.Value(),
 		ClarRecall: r.ClarRecall.Value(), Duration: r.Duration.Value(), GoalsMet: r.Passed(), Failures: []Failure{}}
 	if r.OverPermission.Total > 0 {
 		s.OverPermission = float64(r.OverPermission.Hits) / float64(r.OverPermission.Total)

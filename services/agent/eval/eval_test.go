@@ -16,7 +16,8 @@ import (
 )
 
 // TestDevSet scores the built-in planner on the dev set against the demo dataset and
-// holds it to the goals.
+// the in-memory stand-in policy and holds it to the goals. cmd/iga's TestEval* hold the
+// same set to them against the demo's real policy.
 func TestDevSet(t *testing.T) {
 	snap, err := directory.LoadDir("../../../deploy/demo")
 	if err != nil {

@@ -48,7 +48,7 @@ const FallbackNote = "(My language model isn't available right now, so I'm answe
 // NewGemini builds the planner. It does not contact the model.
 func NewGemini(ctx context.Context, cfg GeminiConfig, t *tools.Tools, log *slog.Logger) (*Gemini, error) {
 	if cfg.APIKey == "" {
-		return nil, errors.New("the gemini planner needs an API key (--gemini-api-key or IGA_GEMINI_API_KEY)")
+		return nil, errors.New("the gemini planner needs an API key (--gemini-api-key, IGA_GEMINI_API_KEY or GEMINI_API_KEY)")
 	}
 	if cfg.Model == "" {
 		cfg.Model = "gemini-2.5-flash"

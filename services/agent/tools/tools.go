@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -347,6 +348,18 @@ func (s *Session) ProposeRequest(ctx context.Context, requester string, d *conv.
 		Channel:          s.st.Channel,
 		CreatedAt:        timestamppb.New(s.now()),
 		ExtendsGrantId:   d.ExtendsGrantID,
+	}
+	if defaulted {
+		// No duration asked: policy's default for this request, when it has one, rather
+		// than the catalog's. Policy answers a request without a duration with it.
+		probe := proto.Clone(req).(*igav1.AccessRequest)
+		probe.Duration = nil
+		if dec, err := s.t.deps.Policy.Preview(ctx, probe); err == nil && dec.GetGrantedDuration().AsDuration() > 0 &&
+			dec.GetEffect() != igav1.Effect_EFFECT_DENY && dec.GetGrantedDuration().AsDuration() != dur {
+			dur = dec.GetGrantedDuration().AsDuration()
+			req.Duration = durationpb.New(dur)
+			s.record("set_duration", "policy default", directory.FormatDuration(dur), nil)
+		}
 	}
 	p := &Proposal{Request: req, Entitlement: e, App: a, Capped: capped, Defaulted: defaulted}
 	p.Decision, p.PolicyErr = s.EvaluatePolicy(ctx, req)

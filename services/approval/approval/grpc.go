@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agentic-iga/iga/pkg/bus"
+	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/approval/workflow"
 )
@@ -66,23 +67,31 @@ func (s *Service) Requirements(ctx context.Context, req *igav1.AccessRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	return RequirementsOf(s.dir.Snapshot(), req, dec), nil
+}
+
+// RequirementsOf routes policy's decision of a request to the people who would approve
+// each stage; steps nobody may approve turn it into the denial the request would get.
+// It is what Requirements answers, for callers that decide with the policy engine
+// themselves (iga eval).
+func RequirementsOf(snap *directory.Snapshot, req *igav1.AccessRequest, dec *igav1.PolicyDecision) *igav1.RequirementsResponse {
 	resp := &igav1.RequirementsResponse{Decision: dec}
 	if dec.GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL {
-		return resp, nil
+		return resp
 	}
-	stages, err := workflow.Route(s.dir.Snapshot(), workflow.PartiesOf(req), dec.GetApprovalSteps())
+	stages, err := workflow.Route(snap, workflow.PartiesOf(req), dec.GetApprovalSteps())
 	if err != nil {
 		denied := proto.Clone(dec).(*igav1.PolicyDecision)
 		denied.Effect = igav1.Effect_EFFECT_DENY
 		denied.Reason = trimDot(dec.GetReason()) + "; but no one may approve it: " + err.Error()
 		denied.Remediation = append(denied.Remediation, "ask the directory team to fill in the missing approver (manager or owner)")
 		resp.Decision = denied
-		return resp, nil
+		return resp
 	}
 	for _, st := range stages {
 		resp.Stages = append(resp.Stages, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
 	}
-	return resp, nil
+	return resp
 }
 
 // ListApprovals lists approvals, newest first: all of them, or those approver may decide
