@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
 	"google.golang.org/genai"
 
 	"github.com/agentic-iga/iga/pkg/directory"
+	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/agent/conv"
 	"github.com/agentic-iga/iga/services/agent/tools"
 )
@@ -84,6 +86,8 @@ Rules:
 - Least privilege: pick the lowest level that fits the stated task (reading needs read).
 - If the task leaves the app or the level open (viewer or editor? which AWS account?), call
   ask_user with the candidate entitlement ids as options. Never guess between viewer and admin.
+  When the user names no level, propose more than the app's least privileged entitlement only
+  if their words name the task it exists for.
 - Check check_existing_access before proposing; if the person already holds it, say so.
 - Finish by calling propose_request (with the duration the user asked for, e.g. "3d", or none
   for the default), ask_user, extend_grant or relinquish_grant, or answer in one short sentence.
@@ -137,6 +141,16 @@ func cloneState(st *conv.State) (*conv.State, error) {
 // errNoDecision is a model that never reached a reply within its steps.
 var errNoDecision = errors.New("the model reached no decision")
 
+// maxRefusedCalls is how many refused tool calls a turn tolerates before the built-in
+// planner takes over.
+const maxRefusedCalls = 3
+
+// claimsEffect matches an answer that says access was granted, approved or policy changed:
+// the agent only proposes and submits, so such words from the model are never true.
+var claimsEffect = regexp.MustCompile(`(?i)\b(i(['’]ve| have)?\s+(now\s+)?(granted|approved|provisioned|given you|added you|enabled|activated|bypassed|overridden|skipped)|` +
+	`you\s+(now\s+)?have\s+(been\s+granted|admin|access\s+to)|access\s+(is|has\s+been|was)\s+(granted|approved|provisioned)|` +
+	`(approval|policy)\s+(is|has\s+been|was)\s+(skipped|bypassed|waived|overridden))`)
+
 func (g *Gemini) plan(ctx context.Context, st *conv.State, in Input, text string) (conv.Reply, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
@@ -163,6 +177,7 @@ func (g *Gemini) plan(ctx context.Context, st *conv.State, in Input, text string
 	}
 	st.Draft = &conv.Draft{Action: conv.ActionRequest, Beneficiary: me.GetEmail(), Justification: text, Query: text,
 		TicketRef: Understand(text, in.Now, t.loc).TicketRef}
+	refused := 0
 	for step := 0; step < g.cfg.MaxSteps; step++ {
 		resp, err := g.client.Models.GenerateContent(ctx, g.cfg.Model, contents, cfg)
 		if err != nil {
@@ -177,6 +192,11 @@ func (g *Gemini) plan(ctx context.Context, st *conv.State, in Input, text string
 			if answer == "" {
 				return conv.Reply{}, errors.New("gemini: neither text nor a tool call")
 			}
+			// The model's own words reach the user only when they claim nothing the agent
+			// cannot do: it never grants, approves or changes policy.
+			if claimsEffect.MatchString(answer) {
+				return conv.Reply{}, fmt.Errorf("gemini: the answer claims an effect the agent cannot have: %q", clipText(answer, 200))
+			}
 			st.Reset()
 			return conv.Reply{Kind: conv.ReplyInfo, Text: clipText(answer, 1200)}, nil
 		}
@@ -188,6 +208,11 @@ func (g *Gemini) plan(ctx context.Context, st *conv.State, in Input, text string
 				return *final, nil
 			}
 			if err != nil {
+				// A model may correct one bad call (an id it misread); one that keeps
+				// calling tools wrongly is answering nonsense.
+				if refused++; refused >= maxRefusedCalls {
+					return conv.Reply{}, fmt.Errorf("gemini: %d tool calls refused this turn, the last: %w", refused, err)
+				}
 				result = map[string]any{"error": err.Error()}
 			}
 			parts = append(parts, genai.NewPartFromFunctionResponse(c.Name, result))
@@ -195,6 +220,32 @@ func (g *Gemini) plan(ctx context.Context, st *conv.State, in Input, text string
 		contents = append(contents, genai.NewContentFromParts(parts, genai.RoleUser))
 	}
 	return conv.Reply{}, errNoDecision
+}
+
+// leastLevelRank is the rank of the least privileged entitlement of an app.
+func (t *turn) leastLevelRank(appID string) int {
+	least := -1
+	for _, e := range t.s.Tools().Index().AppEntitlements(appID) {
+		if r := directory.LevelRank(e.GetLevel()); least < 0 || r < least {
+			least = r
+		}
+	}
+	return least
+}
+
+// taskAliasNames reports whether the user's message names a task the catalog lists for e
+// (an alias such as "restart payments pods"), or describes it so that e is clearly the
+// app's best match on its own words, as the built-in planner would choose it.
+func (t *turn) taskAliasNames(e *igav1.Entitlement) bool {
+	u := Understand(t.st.Draft.Query, t.in.Now, t.loc)
+	for _, m := range t.aliasMatches(u) {
+		if m.GetId() == e.GetId() {
+			return true
+		}
+	}
+	t.query = t.st.Draft.Query
+	best := bestByScore(t.candidates(e.GetAppId(), nil))
+	return best != nil && best.ent.GetId() == e.GetId()
 }
 
 func clipText(s string, n int) string {
@@ -297,6 +348,13 @@ func (g *Gemini) call(t *turn, c *genai.FunctionCall) (map[string]any, *conv.Rep
 			(e.GetLevel() == "admin" && stated != "admin") {
 			return nil, nil, fmt.Errorf("%s is %s access but the user asked for %q: propose the least privilege that fits, or ask_user",
 				id, e.GetLevel(), max(stated, "no particular level"))
+		}
+		// With no level stated, more than the app's least privilege needs the catalog's
+		// own words for the task in the user's message ("refund a customer"); otherwise
+		// the level is open and the user chooses.
+		if stated == "" && directory.LevelRank(e.GetLevel()) > t.leastLevelRank(e.GetAppId()) && !t.taskAliasNames(e) {
+			return nil, nil, fmt.Errorf("%s is %s access and the user named no level or task that needs it: ask_user with the app's options, least privileged first",
+				id, e.GetLevel())
 		}
 		if _, err := s.GetPerson(person); err != nil {
 			return nil, nil, err

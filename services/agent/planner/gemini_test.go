@@ -188,3 +188,84 @@ func TestGeminiCannotWidenPrivilege(t *testing.T) {
 		t.Fatalf("the model was not told why admin was refused: %s", second)
 	}
 }
+
+// A model that does not answer within the planner's time limit is left behind: the
+// built-in planner answers, and says so.
+func TestGeminiTimeoutFallsBack(t *testing.T) {
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-slow:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(slow) })
+	h := newHarness(t)
+	g, err := NewGemini(context.Background(), GeminiConfig{APIKey: "k", BaseURL: srv.URL, Timeout: 300 * time.Millisecond}, h.p.tools, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := geminiSay(t, h, g, dana, "I need to look at the payments dashboards for the audit this week", "")
+	if !strings.HasPrefix(r.Text, FallbackNote) || r.Kind != conv.ReplyProposal || r.EntitlementID != "grafana:payments-viewer" {
+		t.Fatalf("after a hanging model: %+v", r)
+	}
+}
+
+// The model's own words never tell the user something the agent cannot do.
+func TestGeminiAnswerClaimingAGrantFallsBack(t *testing.T) {
+	for _, claim := range []string{
+		"Done! I've granted you admin on Stripe.",
+		"Access has been granted to the payments dashboards.",
+		"I have bypassed the approval for you.",
+		"You now have admin on GitHub.",
+	} {
+		h, g, _ := geminiHarness(t, textResp(claim))
+		r := geminiSay(t, h, g, sam, "I need read access to snowflake for 2 days", "")
+		if strings.Contains(r.Text, claim) || !strings.HasPrefix(r.Text, FallbackNote) || r.EntitlementID != "snowflake:analyst" {
+			t.Fatalf("%q reached the user: %+v", claim, r)
+		}
+	}
+	// A plain question or explanation is passed on.
+	h, g, _ := geminiHarness(t, textResp("Which team's dashboards do you mean?"))
+	if r := geminiSay(t, h, g, sam, "I need the dashboards thing", ""); r.Text != "Which team's dashboards do you mean?" {
+		t.Fatalf("plain answer: %+v", r)
+	}
+}
+
+// A model that keeps calling tools wrongly is answering nonsense: after three refused
+// calls in a turn the built-in planner takes over.
+func TestGeminiRepeatedRefusedCallsFallBack(t *testing.T) {
+	h, g, fake := geminiHarness(t,
+		call("propose_request", map[string]any{"entitlement_id": "aws-prod:god-mode"}),
+		call("no_such_tool", map[string]any{}),
+		call("check_existing_access", map[string]any{"entitlement_id": "snowflake:root"}),
+		call("propose_request", map[string]any{"entitlement_id": "snowflake:analyst"}),
+	)
+	r := geminiSay(t, h, g, sam, "I need read access to snowflake for 2 days", "")
+	if !strings.HasPrefix(r.Text, FallbackNote) || r.EntitlementID != "snowflake:analyst" || len(fake.requests) != 3 {
+		t.Fatalf("after three refused calls: %+v (%d model calls)", r, len(fake.requests))
+	}
+}
+
+// With no level in the user's words, the model may not pick a higher level than the app's
+// least privileged one unless the words name the task it is for.
+func TestGeminiMustAskWhenNoLevelIsStated(t *testing.T) {
+	h, g, fake := geminiHarness(t,
+		call("propose_request", map[string]any{"entitlement_id": "grafana:payments-editor"}),
+		call("ask_user", map[string]any{"question": "Viewer or editor?", "entitlement_ids": []any{"grafana:payments-viewer", "grafana:payments-editor"}}),
+	)
+	r := geminiSay(t, h, g, sam, "payments dashboards please", "")
+	if r.Kind != conv.ReplyQuestion || len(r.Options) != 2 {
+		t.Fatalf("reply: %+v", r)
+	}
+	second, _ := json.Marshal(fake.requests[1])
+	if !strings.Contains(string(second), "named no level or task") {
+		t.Fatalf("the model was not told why the editor was refused: %s", second)
+	}
+	// Words that describe the task the entitlement exists for are enough.
+	h, g, _ = geminiHarness(t, call("propose_request", map[string]any{"entitlement_id": "stripe:refunds"}))
+	if r := geminiSay(t, h, g, sam, "I need to issue refunds to customers in stripe", ""); r.Kind != conv.ReplyProposal || r.EntitlementID != "stripe:refunds" {
+		t.Fatalf("task named: %+v", r)
+	}
+}
