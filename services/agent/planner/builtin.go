@@ -399,6 +399,19 @@ func (t *turn) label(id string) string {
 	return fmt.Sprintf("%s %s (%s)", name, e.GetName(), e.GetLevel())
 }
 
+// shortLabel is an entitlement as a person would say it: "GitHub write".
+func (t *turn) shortLabel(id string) string {
+	e, a, err := t.s.Entitlement(id)
+	if err != nil {
+		return id
+	}
+	name := e.GetAppId()
+	if a != nil && a.GetName() != "" {
+		name = a.GetName()
+	}
+	return name + " " + e.GetName()
+}
+
 func (t *turn) when(at time.Time) string {
 	return at.In(t.loc).Format("Mon 2 Jan 15:04 MST")
 }
@@ -407,6 +420,14 @@ func (t *turn) when(at time.Time) string {
 func (t *turn) grantAction(text string, u Understanding) (conv.Reply, error) {
 	ctx := t.ctx
 	t.st.Reset()
+	if u.Action == conv.ActionRelinquish {
+		switch who := RemovalTarget(text, t.me.GetEmail(), t.s.Tools().Snapshot(), t.s.Tools().Index()); {
+		case who.Email != "":
+			return t.relinquishFor(text, who.Email), nil
+		case who.Explicit:
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("I can't find %q in the directory. Whose access is it? Give me their email address.", who.Text)}, nil
+		}
+	}
 	d := &conv.Draft{Action: u.Action, Beneficiary: t.me.GetEmail(), DurationAsked: u.Duration, TicketRef: u.TicketRef,
 		Justification: text, Query: text}
 	t.st.Draft = d
@@ -451,6 +472,53 @@ func (t *turn) grantAction(text string, u Understanding) (conv.Reply, error) {
 		opts = append(opts, conv.Option{Label: t.label(g.GetEntitlementId()), Value: g.GetId()})
 	}
 	return t.s.AskUser(fmt.Sprintf("Which access do you want to %s?", verb), opts, conv.PendingGrant)
+}
+
+// relinquishFor answers a removal of someone else's access. The tools let only the
+// holder give access up (RelinquishGrant), so the agent says who can, and tells a
+// manager what their report holds that the message names.
+func (t *turn) relinquishFor(text, holder string) conv.Reply {
+	p, err := t.s.GetPerson(holder)
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s isn't an active person in the directory, so there's no access of theirs I can act on.", holder)}
+	}
+	name := p.GetName()
+	if name == "" {
+		name = p.GetEmail()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "I can't remove access that %s holds: here, only the person who holds access can give it up.", name)
+	what := "…"
+	if strings.EqualFold(p.GetManagerEmail(), t.me.GetEmail()) {
+		gs, err := t.s.ActiveGrants(t.ctx, p.GetEmail())
+		matched := t.matchGrants(text, gs)
+		switch {
+		case err != nil:
+		case len(matched) > 0:
+			for i, g := range matched {
+				sep := " They hold "
+				if i > 0 {
+					sep = "; "
+				}
+				fmt.Fprintf(&b, "%s%s until %s", sep, t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+			}
+			b.WriteString(" — it ends on its own then.")
+			if len(matched) == 1 {
+				what = t.shortLabel(matched[0].GetEntitlementId())
+			}
+		case t.namesAnyApp(text):
+			b.WriteString(" They hold no such access through iga.")
+		}
+	}
+	fmt.Fprintf(&b, " Ask %s to tell me \"remove my %s\", or ask the app's owner to remove it.", firstName(name), what)
+	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}
+}
+
+func firstName(name string) string {
+	if f, _, ok := strings.Cut(name, " "); ok && !strings.Contains(f, "@") {
+		return f
+	}
+	return name
 }
 
 // requestIfNamed turns an "extend" about access not held into a normal request.
@@ -791,6 +859,8 @@ func (t *turn) chooseAmong(hits []tools.Hit, u Understanding, apps []string, que
 type cand struct {
 	ent   *igav1.Entitlement
 	score float64 // how well the entitlement's own fields match the task
+	// terms are the catalog words that earned score, typos corrected.
+	terms []string
 }
 
 // candidates are an app's entitlements that match the task best, least privileged first.
@@ -807,6 +877,7 @@ func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
 		hits = ix.SearchAmong(t.query, ids)
 	}
 	score := map[string]float64{}
+	terms := map[string][]string{}
 	for _, h := range hits {
 		if h.App.GetId() != appID {
 			continue
@@ -815,13 +886,14 @@ func (t *turn) candidates(appID string, hits []tools.Hit) []cand {
 		for _, ts := range h.EntTerms {
 			if !appTerms[ts.Term] {
 				score[h.Entitlement.GetId()] += ts.Score
+				terms[h.Entitlement.GetId()] = append(terms[h.Entitlement.GetId()], ts.Term)
 			}
 		}
 	}
 	var all []cand
 	top := 0.0
 	for _, e := range t.s.Tools().Index().AppEntitlements(appID) {
-		all = append(all, cand{ent: e, score: score[e.GetId()]})
+		all = append(all, cand{ent: e, score: score[e.GetId()], terms: terms[e.GetId()]})
 		top = max(top, score[e.GetId()])
 	}
 	var out []cand
@@ -897,10 +969,15 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 		why = fmt.Sprintf("It's the least privilege that fits \"%s\"", u.LevelWord)
 	} else {
 		best := bestByScore(cands)
+		if len(cands) == 1 && cands[0].score > 0 {
+			best = &cands[0]
+		}
 		switch {
-		case len(cands) == 1 && cands[0].score > 0 && cands[0].ent.GetLevel() != "admin":
-			chosen = &cands[0]
-			why = "It's the entitlement that matches what you asked for"
+		case best != nil && best.ent.GetLevel() != "admin" && t.guessesLevel(appID, best):
+			// Only a typo's correction points at it, above the app's least level: which
+			// level is meant is a guess, and the agent never guesses between levels.
+			return t.ask(t.allOf(appID), fmt.Sprintf("Which access to %s do you need? I'm not sure I understood: %s. Pick the least that lets you do the task.",
+				t.appName(appID), t.readAs(best)))
 		case best != nil && best.ent.GetLevel() != "admin":
 			chosen = best
 			why = "It's the entitlement that matches what you asked for"
@@ -914,6 +991,46 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 		}
 	}
 	return t.chosen(chosen, why)
+}
+
+// guessesLevel reports whether choosing c without a stated level would be a guess: every
+// word that matched it is a typo's correction (not a word of the message), and the app
+// has a less privileged level than c's.
+func (t *turn) guessesLevel(appID string, c *cand) bool {
+	if len(c.terms) == 0 {
+		return false
+	}
+	said := map[string]bool{}
+	for _, w := range Tokenize(t.query) {
+		said[w] = true
+	}
+	for _, term := range c.terms {
+		if said[term] {
+			return false
+		}
+	}
+	es := t.s.Tools().Index().AppEntitlements(appID) // least privileged first
+	return len(es) > 0 && directory.LevelRank(es[0].GetLevel()) < directory.LevelRank(c.ent.GetLevel())
+}
+
+// readAs says how the message's words were read to reach c: "I read \"sav\" as \"save\"".
+func (t *turn) readAs(c *cand) string {
+	matched := map[string]bool{}
+	for _, term := range c.terms {
+		matched[term] = true
+	}
+	ix := t.s.Tools().Index()
+	var parts []string
+	for _, w := range Tokenize(t.query) {
+		if fix := ix.Best(w); fix != w && matched[fix] {
+			parts = append(parts, fmt.Sprintf("%q as %q", w, fix))
+			delete(matched, fix)
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing you wrote names one of its roles"
+	}
+	return "I read " + strings.Join(parts, ", ")
 }
 
 // aliasMatches returns the entitlements a catalog alias names verbatim in the message,

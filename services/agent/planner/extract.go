@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentic-iga/iga/services/agent/conv"
+	"github.com/agentic-iga/iga/services/agent/tools"
 )
 
 // Understanding is what the built-in planner reads from one message.
@@ -232,10 +233,32 @@ var (
 		"developer mode", "jailbreak", "system prompt", "new instructions", "grant ", "without ")
 	everythingRe = regexp.MustCompile(`\b(?:everything|all (?:the )?(?:apps|systems|tools|applications|access|the things)|every (?:app|system|tool)|all of (?:them|it)|anything)\b`)
 	cancelRe     = regexp.MustCompile(`^(?:cancel|nevermind|never mind|forget it|stop|abort|scratch that|no thanks|nothing|quit|exit)\b|\b(?:cancel (?:that|it|this|my request)|never ?mind|forget (?:it|that|about it))\b`)
-	statusRe     = regexp.MustCompile(`\b(?:what (?:access|permissions|entitlements|grants)(?: do)? i (?:have|hold)|what do i have|what can i access|(?:list|show)(?: me)? my (?:access|grants|permissions|entitlements)|my (?:current )?(?:access|grants|permissions|entitlements)\b\s*\??$|which (?:access|apps) do i have|do i (?:have|still have) (?:any )?access|status of my requests?|where(?: is|'s) my (?:request|access)|my (?:open |pending )?requests?\b\s*\??$|any news on my request|has my request been approved)`)
-	relinquishRe = guard(`\b(?:relinquish|give up|remove my|revoke my|drop my|take away my|end my|release my|return my|no longer need|don't need (?:it|this|that|my|the)?.{0,40}(?:anymore|any more|now)|do not need .{0,40}(?:anymore|any more)|done with (?:my |the )?|finished with (?:my |the )?|remove (?:me|myself) from|take me off|you can (?:remove|revoke)|please (?:remove|revoke) (?:my|it))`,
-		"relinquish", "give up", "remove ", "revoke my", "drop my", "take away my", "end my", "release my", "return my",
-		"no longer need", "don't need", "do not need", "done with", "finished with", "take me off", "you can ", "please ")
+	// statusRe: questions about what the person holds or asked for. statusVetoRe: "what do
+	// I have to do to get …" asks how, not what.
+	statusRe = regexp.MustCompile(`\b(?:` +
+		`(?:what|which)(?: kinds? of)?(?: [a-z]+){0,2}? (?:do |did )?i (?:currently |still |already |now |actually )?(?:have|hold|own|got)\b|` +
+		`(?:what|which)(?: [a-z]+){0,2}? (?:have|has) i (?:got|been (?:given|granted))\b|` +
+		`what (?:have i got|am i (?:allowed|able|permitted) to (?:access|use|see))\b|what can i (?:currently )?access\b|` +
+		`(?:list|show|tell me|check|see|view|review)(?: me)?(?: all)?(?: of)? my (?:current |active |existing )?(?:access|grants|permissions|entitlements|roles)\b|` +
+		`what (?:are|is) my (?:current |active |existing )?(?:access|grants|permissions|entitlements|roles)\b|` +
+		`my (?:current |active |existing )?(?:access|grants|permissions|entitlements)\b\s*\??$|` +
+		`do i (?:currently |still |already |actually )?(?:have|hold) (?:any )?(?:access|permissions?|grants?|entitlements?|roles?)\b|` +
+		`status of my requests?|where(?: is|'s) my (?:request|access)|my (?:open |pending )?requests?\b\s*\??$|` +
+		`any news on my request|has my request been approved)`)
+	statusVetoRe = regexp.MustCompile(`\b(?:have|hold) to\b`)
+	// relinquishRe: giving access up. A removal verb counts when it starts a clause
+	// ("remove github write", "please revoke github write", "you can take away github
+	// write") or takes the person's access as its object ("drop my aws", "remove it"); a
+	// removal inside a task ("write access to remove old branches") is no relinquish.
+	relinquishRe = guard(`\b(?:relinquish|give up|no longer (?:need|require|use)|don't need (?:it|this|that|my|the)?.{0,40}(?:anymore|any more|now)|`+
+		`do not need .{0,40}(?:anymore|any more)|(?:done|finished|through) with|remove (?:me|myself) from|take me off|`+
+		`(?:remove|revoke|drop|take away|end|release|return|deprovision|unassign|withdraw|strip) (?:my|me|it|this|that|them|those|all of my)\b)|`+
+		`(?:^|[.,;:!?]\s*|\b(?:and|so|then|now)\s+)(?:(?:please|pls|plz|kindly|ok|okay|hey|hi|just|you can|you may|can you|could you|would you|will you|go ahead and|feel free to)[ ,]+)*`+
+		`(?:remove|revoke|drop|take away|release|deprovision|unassign|withdraw|strip)\b|^cancel my (?:[a-z0-9-]+ ){0,3}(?:access|grant|role|permissions?|license|seat)\b`,
+		"relinquish", "give up", "no longer", "don't need", "do not need", "done with", "finished with", "through with",
+		"remove", "revoke", "drop", "take away", "take me off", "end my", "end me", "end it", "end this", "end that", "end them", "end those", "end all",
+		"release", "return my", "return me", "return it", "return this", "return that", "return them", "return those", "return all",
+		"deprovision", "unassign", "withdraw", "strip", "cancel my")
 	extendRe = guard(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`,
 		"extend", "extension", "prolong", "renew", "more time", "longer", "keep ", "another ")
 	yesRe       = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
@@ -289,10 +312,11 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 		}
 	}
 	u.ListApprovals = approvalsRe.MatchString(t)
+	t = fixActionTypos(t)
 	switch {
-	case statusRe.MatchString(t) && !relinquishRe.MatchString(t) && !extendRe.MatchString(t):
+	case statusRe.MatchString(t) && !statusVetoRe.MatchString(t) && !relinquishRe.MatchString(t) && !extendRe.MatchString(t):
 		u.Action = conv.ActionStatus
-	case cancelRe.MatchString(t) && !u.Yes:
+	case cancelRe.MatchString(t) && !u.Yes && !strings.HasPrefix(t, "cancel my "):
 		u.Action = conv.ActionCancel
 	case relinquishRe.MatchString(t):
 		u.Action = conv.ActionRelinquish
@@ -302,6 +326,39 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 		u.Action = conv.ActionRequest
 	}
 	return u
+}
+
+// actionWords are the verbs that decide what is done with access; typos in them are
+// corrected before the action is read ("extnd my github acess", "relinqush").
+var actionWords = []string{"extend", "extension", "relinquish", "revoke", "remove", "renew", "prolong"}
+
+// notActionTypos are real words one edit from an action word.
+var notActionTypos = map[string]bool{"remote": true, "remotes": true, "extent": true, "extents": true, "renee": true,
+	"revere": true, "removal": true, "prolog": true}
+
+var wordRe = regexp.MustCompile(`[a-z]{5,}`)
+
+// fixActionTypos corrects misspelt action words in a lower-cased message: one edit for
+// words under 8 letters, two from 8 on.
+func fixActionTypos(t string) string {
+	return wordRe.ReplaceAllStringFunc(t, func(w string) string {
+		if notActionTypos[w] {
+			return w
+		}
+		maxD := 1
+		if len(w) >= 8 {
+			maxD = 2
+		}
+		for _, a := range actionWords {
+			if w == a || strings.HasPrefix(w, a) {
+				return w // the word or an inflection of it ("extended", "removes")
+			}
+			if tools.EditDistance(w, a, maxD) <= maxD {
+				return a
+			}
+		}
+		return w
+	})
 }
 
 // Clean checks a message is text the planner can read and trims it. It returns a

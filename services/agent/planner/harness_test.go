@@ -58,9 +58,18 @@ func (h *harness) pick(person, option string) conv.Reply {
 
 func (h *harness) turn(in Input) conv.Reply {
 	h.t.Helper()
+	in.Now = time.Time{}
+	return h.turnAt(in)
+}
+
+// turnAt plays a turn at in.Now, the package's now when zero.
+func (h *harness) turnAt(in Input) conv.Reply {
+	h.t.Helper()
 	h.n++
 	in.TurnID = fmt.Sprintf("t%d", h.n)
-	in.Now = now
+	if in.Now.IsZero() {
+		in.Now = now
+	}
 	r, err := h.p.Plan(context.Background(), h.st, in)
 	if err != nil {
 		h.t.Fatalf("turn %q: %v", in.Text, err)

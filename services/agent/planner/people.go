@@ -61,6 +61,52 @@ func FindBeneficiary(text, requester string, snap *directory.Snapshot, ix *tools
 	return Mention{}
 }
 
+var (
+	// ownerRe: "sam's github access", "jo silva's aws write".
+	ownerRe = regexp.MustCompile(`\b(?:([a-z][a-z\-]*) )?([a-z][a-z.\-]*)'s\b`)
+	// offRe: "remove jo from github", "take sam off stripe".
+	offRe = regexp.MustCompile(`\b(?:remove|take|kick|drop|revoke)\s+([a-z][a-z.'\-]*(?:\s[a-z][a-z'\-]*)?)\s+(?:off|from|out of)\b`)
+)
+
+// RemovalTarget finds whose access a removal is about when it is not the requester's:
+// "revoke sam's github access", "remove jo from github", "on behalf of jo.silva@…".
+func RemovalTarget(text, requester string, snap *directory.Snapshot, ix *tools.Index) Mention {
+	lower := strings.ToLower(strings.ReplaceAll(text, "’", "'"))
+	for _, m := range ownerRe.FindAllStringSubmatch(lower, -1) {
+		if notAPerson[m[2]] || ownerNotAPerson[m[2]] {
+			continue
+		}
+		if m[1] != "" && !notAPerson[m[1]] {
+			if full := ix.PeopleByName(m[1] + " " + m[2]); len(full) == 1 && !strings.EqualFold(full[0].GetEmail(), requester) {
+				return Mention{Email: full[0].GetEmail(), Text: m[1] + " " + m[2], Explicit: true}
+			}
+		}
+		email, used := resolveName(m[2], requester, ix)
+		switch {
+		case email == "":
+			return Mention{Text: m[2], Explicit: true} // someone's, but no one the directory knows
+		case !strings.EqualFold(email, requester):
+			return Mention{Email: email, Text: used, Explicit: true}
+		}
+	}
+	for _, m := range offRe.FindAllStringSubmatch(lower, -1) {
+		if notAPerson[firstWord(m[1])] || firstWord(m[1]) == "myself" {
+			continue
+		}
+		if email, used := resolveName(m[1], requester, ix); email != "" && !strings.EqualFold(email, requester) {
+			return Mention{Email: email, Text: used, Explicit: true}
+		}
+	}
+	if m := FindBeneficiary(text, requester, snap, ix); m.Explicit {
+		return m
+	}
+	return Mention{}
+}
+
+// ownerNotAPerson are words before "'s" that name no one: "it's", "that's", "what's".
+var ownerNotAPerson = map[string]bool{"it": true, "that": true, "what": true, "there": true, "here": true, "let": true,
+	"who": true, "where": true, "one": true, "today": true, "everyone": true, "team": true, "company": true, "app": true}
+
 func firstWord(s string) string {
 	if i := strings.IndexByte(s, ' '); i > 0 {
 		return s[:i]

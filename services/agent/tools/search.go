@@ -564,8 +564,8 @@ func subsumed(ph []string, named map[string][]string) bool {
 }
 
 // Correct maps a query term to catalog terms: itself when known, else the terms within
-// a small edit distance (1 for short words, 2 for long ones). The weight is 1 for an
-// exact term and lower for a correction. Candidates come from the deletion index, so a
+// a small edit distance (1 for short words, 2 for long ones) — never for a common English
+// word (neverCorrected). The weight is 1 for an exact term and lower for a correction. Candidates come from the deletion index, so a
 // correction costs a few dozen lookups whatever the vocabulary's size.
 func (ix *Index) Correct(term string) map[string]float64 {
 	out := map[string]float64{}
@@ -580,7 +580,7 @@ func (ix *Index) corrections(term string) []TermScore {
 	if ix.known(term) {
 		return []TermScore{{term, 1}}
 	}
-	if len(term) < minFuzzyLen || len(term) > maxFuzzyLen {
+	if len(term) < minFuzzyLen || len(term) > maxFuzzyLen || neverCorrected[term] {
 		return nil
 	}
 	ix.fixMu.RLock()
@@ -939,8 +939,38 @@ func init() {
 	}
 }
 
+// neverCorrected are common English words that are not catalog words unless the catalog
+// holds them verbatim: one edit turns many of them into one ("have" into "save", "work"
+// into "fork", "currently" into "currency"), and a message's grammar must never decide
+// what access is proposed. They are matched exactly or not at all.
+var neverCorrected = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`have has had having does did doing done being will shall should may might must
+		cannot can't won't don't doesn't didn't isn't aren't wasn't weren't haven't hasn't wouldn't couldn't shouldn't
+		whom whose why each every such nor not own same too very really actually currently recently probably usually
+		basically maybe perhaps already almost yet ever never always often sometimes else instead anyway though although
+		because while since unless whether above below after before again against between both during further under
+		upon onto off down across around without within along among toward towards per via
+		he she him her hers his mine yours ours theirs himself herself itself myself yourself ourselves themselves
+		one ones someone anyone everyone nobody somebody anybody something anything everything nothing
+		thing things stuff way ways time times lot lots kind sort bit
+		make made makes making take took taken takes taking know knew known think thought want wanted wants wanting
+		tell told ask asked asks say said says let lets go goes going gone went come came comes coming put puts
+		try tried tries trying find found give gave given gives keep kept keeps seem seems feel felt mean means meant
+		work works worked working start started help helps helped
+		good great fine okay yes yeah nope sure well right left next last first same other another
+		hello hey thank thanks sorry cheer cheers`) {
+		neverCorrected[Stem(w)] = true
+	}
+}
+
 // IsStopword reports whether a (stemmed) word is ignored by search.
 func IsStopword(w string) bool { return stopwords[w] }
+
+// EditDistance is the optimal-string-alignment distance between two words (a
+// transposition is one edit), or max+1 when it is more than max.
+func EditDistance(a, b string, max int) int { return editDistance(a, b, max) }
 
 // editDistance is the optimal-string-alignment distance, giving up past max. Words of up
 // to 48 letters are compared without allocating.

@@ -249,7 +249,7 @@ func (ix *refIndex) Correct(term string) map[string]float64 {
 		return map[string]float64{term: 1}
 	}
 	out := map[string]float64{}
-	if len(term) < 4 || len(term) > 40 {
+	if len(term) < 4 || len(term) > 40 || neverCorrected[term] {
 		return out
 	}
 	maxD := 1

@@ -104,3 +104,42 @@ func TestStem(t *testing.T) {
 		}
 	}
 }
+
+// Common English words are never "corrected" into catalog words: "do I have any
+// permissions" once searched for "save" and proposed Amplitude member.
+func TestCommonWordsAreNotCorrected(t *testing.T) {
+	snap, err := directory.LoadDir("../../../deploy/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := NewIndex(snap)
+	if !ix.known("save") {
+		t.Fatal("fixture: the demo catalog no longer has the word save")
+	}
+	cases := []struct {
+		word string
+		want map[string]float64
+	}{
+		{"have", map[string]float64{}},
+		{"will", map[string]float64{}},                            // once "bill" and "kill"
+		{"make", map[string]float64{}},                            // once "take"
+		{"dashbords", map[string]float64{"dashboard": fuzzyCost}}, // a typo still is
+		{"snowflak", map[string]float64{"snowflake": fuzzyCost}},
+	}
+	for _, c := range cases {
+		if got := ix.Correct(Stem(c.word)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Correct(%q) = %v, want %v", c.word, got, c.want)
+		}
+	}
+	for _, q := range []string{"do I have any permissions", "which permissions do i currently have"} {
+		if hits := ix.Search(q, 5); len(hits) != 0 {
+			t.Errorf("Search(%q) matched %s", q, hits[0].Entitlement.GetId())
+		}
+	}
+	// A common word the catalog holds verbatim still matches exactly.
+	for w := range neverCorrected {
+		if ix.known(w) && !reflect.DeepEqual(ix.Correct(w), map[string]float64{w: 1}) {
+			t.Errorf("Correct(%q) = %v, want the word itself", w, ix.Correct(w))
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentic-iga/iga/services/agent/conv"
+)
+
+// A step of a conversation on the demo catalog and what its reply must be.
+type demoStep struct {
+	text, option string
+	kind         conv.ReplyKind
+	ent          string        // entitlement of the reply; "-" for none
+	dur          time.Duration // duration of the reply, when it has one
+	// contains and lacks are checked against the text and the options' labels.
+	contains []string
+	lacks    []string
+}
+
+type demoCase struct {
+	name   string
+	person string
+	// held is entitlement -> holder (the speaker when empty).
+	held  map[string]string
+	now   time.Time
+	steps []demoStep
+	// submitted is what ends up requested; "" for nothing. revoked: a grant id given up.
+	submitted, revoked string
+}
+
+// runDemo plays conversations against the demo dataset, checking every reply, that
+// nothing above write is ever proposed, and what is submitted or revoked at the end.
+func runDemo(t *testing.T, cases []demoCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarnessDir(t, "../../../deploy/demo")
+			for ent, who := range c.held {
+				if who == "" {
+					who = c.person
+				}
+				h.ledger.Hold("g-"+ent, who, ent, now.Add(7*24*time.Hour))
+			}
+			for i, s := range c.steps {
+				in := Input{Person: c.person, Text: s.text, Option: s.option}
+				if !c.now.IsZero() {
+					in.Now = c.now
+				}
+				r := h.turnAt(in)
+				bad := r.Kind != s.kind || (s.ent == "-" && r.EntitlementID != "") || (s.ent != "" && s.ent != "-" && r.EntitlementID != s.ent) ||
+					(s.dur != 0 && r.Duration != s.dur)
+				said := r.Text // and the options offered
+				for _, o := range r.Options {
+					said += "\n" + o.Label
+				}
+				for _, w := range s.contains {
+					bad = bad || !strings.Contains(said, w)
+				}
+				for _, w := range s.lacks {
+					bad = bad || strings.Contains(said, w)
+				}
+				if bad {
+					t.Fatalf("step %d %q: reply %s ent %q dur %s %q %v;\nwant %s ent %q dur %s containing %q, not %q",
+						i, s.text+s.option, r.Kind, r.EntitlementID, r.Duration, r.Text, r.Options, s.kind, s.ent, s.dur, s.contains, s.lacks)
+				}
+				if (r.Kind == conv.ReplyProposal || r.Kind == conv.ReplySubmitted) && r.EntitlementID != "" {
+					if e, ok := h.snap.Entitlement(r.EntitlementID); ok && e.GetLevel() == "admin" {
+						t.Fatalf("step %d proposed admin access %s", i, r.EntitlementID)
+					}
+				}
+			}
+			reqs := h.actions.Requests()
+			switch {
+			case c.submitted == "" && len(reqs) > 0:
+				t.Fatalf("submitted %v, want nothing", reqs)
+			case c.submitted != "" && (len(reqs) != 1 || reqs[0].GetEntitlementId() != c.submitted):
+				t.Fatalf("submitted %v, want one %s", reqs, c.submitted)
+			}
+			if got := strings.Join(h.actions.Revoked, ","); got != c.revoked {
+				t.Fatalf("revoked %q, want %q", got, c.revoked)
+			}
+		})
+	}
+}
+
+// A status question is answered with what the person holds, never with a proposal: once
+// "have" was corrected to "save" and Amplitude member (write) proposed.
+func TestStatusQuestionsAreNotRequests(t *testing.T) {
+	runDemo(t, []demoCase{
+		{name: "nothing held", person: sam, steps: []demoStep{
+			{text: "do I have any permissions", kind: conv.ReplyInfo, ent: "-", contains: []string{"no access granted through iga"}},
+		}},
+		{name: "something held", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "which permissions do i currently have", kind: conv.ReplyInfo, ent: "-", contains: []string{"GitHub read (read)"}},
+		}},
+		{name: "allowed to access", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "what am I allowed to access?", kind: conv.ReplyInfo, ent: "-", contains: []string{"GitHub read (read)"}},
+		}},
+		// Only a typo's correction points at a write role, and the app has a read one:
+		// ask, never guess the level.
+		{name: "typo only match asks", person: sam, steps: []demoStep{
+			{text: "I need to saev charts in amplitude", kind: conv.ReplyQuestion, ent: "-", contains: []string{`"saev" as "save"`, "Amplitude viewer (read)"}},
+		}},
+		// The same words spelt right are a task the write role does.
+		{name: "exact words decide", person: sam, steps: []demoStep{
+			{text: "I need to save charts in amplitude", kind: conv.ReplyProposal, ent: "amplitude:member"},
+		}},
+	})
+}
+
+// A removal is a removal however it is worded, typos included, and is never answered
+// with an offer to extend; someone else's access is not the speaker's to give up.
+func TestRemovalsAreRelinquishes(t *testing.T) {
+	giveUp := []string{"Give up your GitHub write (write) now?"}
+	runDemo(t, []demoCase{
+		{name: "no possessive", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "remove github write", kind: conv.ReplyProposal, contains: giveUp, lacks: []string{"extend"}},
+			{option: "yes", kind: conv.ReplySubmitted, contains: []string{"removed"}},
+		}, revoked: "g-github:write"},
+		{name: "please revoke", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "please revoke github write", kind: conv.ReplyProposal, contains: giveUp},
+		}},
+		{name: "take away, finished", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "you can take away github write, I'm finished", kind: conv.ReplyProposal, contains: giveUp},
+			{text: "yes", kind: conv.ReplySubmitted},
+		}, revoked: "g-github:write"},
+		{name: "typo in the verb", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "relinqush my github access", kind: conv.ReplyProposal, contains: []string{"Give up your GitHub read (read)"}},
+		}},
+		{name: "typo in extend", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "extnd my github acess by 3 days", kind: conv.ReplyProposal, ent: "github:read", dur: 72 * time.Hour, contains: []string{"extension"}},
+		}},
+		// The tools let only the holder give access up: a manager is told so and what the
+		// report holds, and nothing is requested for the manager.
+		{name: "manager for a report", person: priya, held: map[string]string{"github:write": sam}, steps: []demoStep{
+			{text: "revoke sam's github access", kind: conv.ReplyInfo, ent: "-",
+				contains: []string{"only the person who holds access", "They hold GitHub write (write)", `"remove my GitHub write"`}},
+		}},
+		{name: "someone not your report", person: dana, held: map[string]string{"github:write": sam}, steps: []demoStep{
+			{text: "remove sam from github", kind: conv.ReplyInfo, ent: "-", contains: []string{"Sam Patel"}, lacks: []string{"GitHub write"}},
+		}},
+		{name: "unknown person", person: priya, steps: []demoStep{
+			{text: "revoke bob's github access", kind: conv.ReplyQuestion, ent: "-", contains: []string{`"bob"`}},
+		}},
+	})
+}
