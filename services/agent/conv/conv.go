@@ -102,12 +102,16 @@ type Draft struct {
 	// Level is the privilege level the stated task implies ("read", "write", "admin").
 	Level     string     `json:"level,omitempty"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// DroppedCalls counts tool calls that gave way to newer ones past the cap.
+	DroppedCalls int `json:"dropped_calls,omitempty"`
 }
 
 // Trail is the tool-call record of one submitted request.
 type Trail struct {
 	RequestID string     `json:"request_id"`
 	ToolCalls []ToolCall `json:"tool_calls"`
+	// DroppedCalls counts calls between the first and the last that the cap dropped.
+	DroppedCalls int `json:"dropped_calls,omitempty"`
 }
 
 // ReplyKind tells a channel how to render a reply.
@@ -193,13 +197,24 @@ func (s *State) Remember(turnID, userText string, r Reply, at time.Time) {
 	s.UpdatedAt = at
 }
 
-// Record appends a tool call to the draft's trail, within the cap. Calls made while no
-// request is being shaped (a status question, say) belong to no request and are not kept.
+// KeptHead is how many of a draft's first tool calls survive the cap: how the request
+// began (the search, the person) and how it ended (the calls before submission) are what
+// an auditor reads; the middle of a long conversation gives way.
+const KeptHead = 16
+
+// Record appends a tool call to the draft's trail. Past the cap, the oldest calls after
+// the first KeptHead give way to the newest, and the draft counts what was dropped.
+// Calls made while no request is being shaped (a status question, say) belong to no
+// request and are not kept.
 func (s *State) Record(c ToolCall) {
-	if s.Draft == nil || len(s.Draft.ToolCalls) >= MaxToolCalls {
+	if s.Draft == nil {
 		return
 	}
 	c.Args, c.Result, c.Err = clip(c.Args), clip(c.Result), clip(c.Err)
+	if len(s.Draft.ToolCalls) >= MaxToolCalls {
+		s.Draft.ToolCalls = append(s.Draft.ToolCalls[:KeptHead], s.Draft.ToolCalls[KeptHead+1:]...)
+		s.Draft.DroppedCalls++
+	}
 	s.Draft.ToolCalls = append(s.Draft.ToolCalls, c)
 }
 
@@ -207,7 +222,7 @@ func (s *State) Record(c ToolCall) {
 // clears the draft.
 func (s *State) Submitted(requestID string) {
 	if s.Draft != nil {
-		s.Trails = append(s.Trails, Trail{RequestID: requestID, ToolCalls: s.Draft.ToolCalls})
+		s.Trails = append(s.Trails, Trail{RequestID: requestID, ToolCalls: s.Draft.ToolCalls, DroppedCalls: s.Draft.DroppedCalls})
 		if n := len(s.Trails) - MaxTrails; n > 0 {
 			s.Trails = append([]Trail(nil), s.Trails[n:]...)
 		}

@@ -428,7 +428,12 @@ func (s *Session) SubmitRequest(ctx context.Context, id string, req *igav1.Acces
 	out.Id = id
 	// The request record carries the reasoning behind it, for auditors and approvers.
 	if s.st.Draft != nil {
-		for _, c := range s.st.Draft.ToolCalls {
+		for i, c := range s.st.Draft.ToolCalls {
+			if n := s.st.Draft.DroppedCalls; n > 0 && i == conv.KeptHead {
+				// Say where the cap dropped calls, so the trace never reads as complete when it is not.
+				out.AgentTrace = append(out.AgentTrace, &igav1.ToolCall{Tool: "trace_elided",
+					Arguments: fmt.Sprintf("%d tool calls between these were not kept", n), At: timestamppb.New(c.At)})
+			}
 			result := c.Result
 			if c.Err != "" {
 				result = "error: " + c.Err
