@@ -40,6 +40,9 @@ type Config struct {
 	// Workers is how many turns are handled at once (turns of one conversation are still
 	// handled one at a time, in order).
 	Workers int
+	// TurnAckWait is how long a turn may be in hand before the server gives it to another
+	// replica: a replica that died mid-turn is taken over after this long.
+	TurnAckWait time.Duration
 	// Gemini configures the gemini planner; its API key is a secret and never logged.
 	Gemini planner.GeminiConfig
 }
@@ -51,6 +54,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ConversationTTL, "conversation-ttl", 24*time.Hour, "forget a conversation after this long idle")
 	fs.StringVar(&c.Planner, "planner", "builtin", "planner: builtin (offline, deterministic) or gemini (falls back to builtin when unreachable)")
 	fs.IntVar(&c.Workers, "workers", 4, "turns handled at once")
+	fs.DurationVar(&c.TurnAckWait, "turn-ack-wait", time.Minute, "how long a turn may be in hand before another replica takes it over")
 	// IGA_GEMINI_API_KEY sets the flag like every IGA_ variable; GEMINI_API_KEY, the name
 	// Google's tools use, is the default beneath it.
 	fs.StringVar(&c.Gemini.APIKey, "gemini-api-key", os.Getenv("GEMINI_API_KEY"), "Gemini API key (env IGA_GEMINI_API_KEY or GEMINI_API_KEY)")
@@ -119,6 +123,9 @@ func NewWithRedis(env svc.Env, cfg Config, rdb *redis.Client) (*Service, error) 
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.TurnAckWait <= 0 {
+		cfg.TurnAckWait = time.Minute
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "iga:agent:"
@@ -208,7 +215,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// own last attempt, so every turn is answered and leaves the stream.
 	sub, err := s.env.Bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamTurns, Durable: DurableTurns, Filters: []string{"iga.turn.>"},
-		MaxDeliver: -1, Workers: s.cfg.Workers, AckWait: time.Minute,
+		MaxDeliver: -1, Workers: s.cfg.Workers, AckWait: s.cfg.TurnAckWait,
 		Backoff: func(n uint64) time.Duration { return min(time.Duration(n)*250*time.Millisecond, 5*time.Second) },
 	}, bus.Typed(func() *igav1.Turn { return &igav1.Turn{} }, s.HandleTurn))
 	if err != nil {

@@ -388,6 +388,91 @@ func (h *slowFirstLoad) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
+// holdSave makes the first state write of one conversation hang until released, as a
+// replica that died right after submitting, before saving and acknowledging, would.
+type holdSave struct {
+	key     string
+	once    sync.Once
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (h *holdSave) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *holdSave) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *holdSave) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		if len(args) > 3 && (strings.EqualFold(fmt.Sprint(args[0]), "evalsha") || strings.EqualFold(fmt.Sprint(args[0]), "eval")) && args[3] == h.key {
+			hold := false
+			h.once.Do(func() { hold = true })
+			if hold {
+				close(h.held)
+				<-h.release
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// A replica that dies between submitting a request and saving the conversation is taken
+// over: another replica answers the same turn, the request is submitted once, and when
+// the first one comes back its late write changes nothing.
+func TestReplicaDyingMidTurnSubmitsOnce(t *testing.T) {
+	w := newWorld(t)
+	dana := "dana.reyes@acme.example"
+	steady := w.start(w.rdb)
+	w.send("c-crash", "t1", dana, "I need to look at the payments dashboards for 3 days", "")
+	if r := w.reply(); r.GetKind() != igav1.ReplyKind_REPLY_KIND_PROPOSAL {
+		t.Fatalf("proposal: %q", r.GetText())
+	}
+	steady.Stop()
+
+	hook := &holdSave{key: w.prefix + "conv:c-crash", held: make(chan struct{}), release: make(chan struct{})}
+	dying := redis.NewClient(w.rdb.Options())
+	t.Cleanup(func() { _ = dying.Close() })
+	dying.AddHook(hook)
+	cfg := agent.Config{RedisPrefix: w.prefix, ConversationTTL: time.Hour, Workers: 1, TurnAckWait: 2 * time.Second}
+	a, err := agent.NewWithRedis(w.env, cfg, dying)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.send("c-crash", "t2", dana, "yes", "")
+	select {
+	case <-hook.held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first replica never reached its write")
+	}
+	if n := w.submittedEvents(); n != 1 {
+		t.Fatalf("%d submitted events before the takeover, want the first replica's 1", n)
+	}
+	// The server gives the turn to another replica once its ack wait has passed.
+	b, err := agent.NewWithRedis(w.env, cfg, w.rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	r := w.reply()
+	if r.GetInReplyTo() != "t2" || r.GetKind() != igav1.ReplyKind_REPLY_KIND_SUBMITTED {
+		t.Fatalf("takeover reply: %s %q", r.GetKind(), r.GetText())
+	}
+	close(hook.release) // the first replica comes back
+	a.Stop()
+	if reqs := w.requests(); len(reqs) != 1 || reqs[0].GetId() != r.GetRequestId() {
+		t.Fatalf("requests after the takeover: %v", reqs)
+	}
+	if n := w.submittedEvents(); n != 1 {
+		t.Fatalf("%d submitted events, want 1", n)
+	}
+}
+
 // A backlog (turns queued while no agent ran, an hour ago by the agent's clock) is
 // still answered in order, however old: the second turn waits while the first is in
 // flight, instead of racing it because the first looks like a straggler.
