@@ -20,6 +20,9 @@ import (
 // within the streams' dedup window, and consumers drop repeats by id after it.
 // req may be nil when the request record is missing; then nobody is notified in chat.
 func (s *Service) announce(ctx context.Context, a *igav1.Approval, req *igav1.AccessRequest, cause []bus.PublishOption) error {
+	if IsReview(a) {
+		return s.announceReview(ctx, a, req, nil, cause)
+	}
 	id := a.GetId()
 	switch a.GetStatus() {
 	case igav1.ApprovalStatus_APPROVAL_STATUS_PENDING:
@@ -104,8 +107,16 @@ func (s *Service) notify(ctx context.Context, req *igav1.AccessRequest, id, text
 
 // waitingText tells the requester who they wait for, naming the stage's approvers by role.
 func (s *Service) waitingText(a *igav1.Approval) string {
+	done, who := s.waitingFor(a)
+	if len(done) > 0 {
+		return fmt.Sprintf("Approved by %s. Now waiting for approval from %s.", strings.Join(done, ", "), who)
+	}
+	return fmt.Sprintf("Waiting for approval from %s.", who)
+}
+
+// waitingFor names who approved so far and who the current stage waits for, by role.
+func (s *Service) waitingFor(a *igav1.Approval) (done []string, who string) {
 	snap := s.dir.Snapshot()
-	var who string
 	if st, err := workflow.RouteStage(snap, workflow.PartiesOfApproval(a), a.GetSteps(), a.GetCurrentStage()); err == nil &&
 		sameSet(st.Approvers(), a.GetApprovers()) {
 		who = st.Waiting()
@@ -121,16 +132,12 @@ func (s *Service) waitingText(a *igav1.Approval) string {
 		}
 		who = strings.Join(names, ", ")
 	}
-	var done []string
 	for _, v := range a.GetVotes() {
 		if v.GetApproved() {
 			done = append(done, workflow.NameOf(snap, v.GetApproverEmail()))
 		}
 	}
-	if len(done) > 0 {
-		return fmt.Sprintf("Approved by %s. Now waiting for approval from %s.", strings.Join(done, ", "), who)
-	}
-	return fmt.Sprintf("Waiting for approval from %s.", who)
+	return done, who
 }
 
 // entitlementName is "Snowflake analyst" for "snowflake:analyst", or the id.

@@ -134,8 +134,9 @@ func New(env svc.Env, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Start consumes submitted requests and fired approval timers, and repairs in the
-// background what a crash may have left half done.
+// Start consumes submitted requests, fired approval timers and grants becoming active
+// (for break-glass reviews), and repairs in the background what a crash may have left
+// half done.
 func (s *Service) Start(ctx context.Context) error {
 	sub, err := s.bus.Consume(ctx, bus.ConsumerSpec{
 		Stream: bus.StreamEvents, Durable: DurableRequests, Filters: []string{SubjectRequestSubmitted},
@@ -154,6 +155,17 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("approval: %w", err)
 	}
 	s.subs = append(s.subs, fires)
+	// A new consumer starts at the end of the history: grants that became active before it
+	// existed are checked by Repair.
+	grants, err := s.bus.Consume(ctx, bus.ConsumerSpec{
+		Stream: bus.StreamEvents, Durable: DurableGrants, Filters: []string{SubjectGrantActive},
+		Workers: s.cfg.Workers, MaxDeliver: s.cfg.MaxDeliver, DeliverNew: true,
+	}, bus.Typed(func() *igav1.GrantChanged { return &igav1.GrantChanged{} }, s.handleGrantActive))
+	if err != nil {
+		s.Stop()
+		return fmt.Errorf("approval: %w", err)
+	}
+	s.subs = append(s.subs, grants)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopRepair = cancel
 	s.repairing.Add(1)

@@ -237,15 +237,23 @@ func (s *Service) Delegate(ctx context.Context, id, approver, delegate, reason s
 		return nil, err
 	}
 	s.log.Info("approval delegated", "request_id", a.GetRequestId(), "from", workflow.Normalize(approver), "to", to, "reason", reason)
-	if err := s.publish(ctx, SubjectApprovalRequested, &igav1.ApprovalRequested{Approval: a},
-		fmt.Sprintf("approval-requested-%s-%d-d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), a.GetRequestId(), nil); err != nil {
-		return nil, fmt.Errorf("delegation recorded, but asking the delegate failed: %w", err)
-	}
 	req, err := s.request(ctx, a.GetRequestId())
 	if err != nil {
 		return nil, err
 	}
+	if IsReview(a) {
+		err = s.askReviewers(ctx, SubjectReviewRequested, fmt.Sprintf("review-requested-%s-%d-d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), a, req, nil, nil)
+	} else {
+		err = s.publish(ctx, SubjectApprovalRequested, &igav1.ApprovalRequested{Approval: a},
+			fmt.Sprintf("approval-requested-%s-%d-d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), a.GetRequestId(), nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delegation recorded, but asking the delegate failed: %w", err)
+	}
 	text := fmt.Sprintf("%s handed the approval of your request to %s.", workflow.NameOf(snap, approver), workflow.NameOf(snap, to))
+	if IsReview(a) {
+		text = fmt.Sprintf("%s handed the review of your emergency access to %s.", workflow.NameOf(snap, approver), workflow.NameOf(snap, to))
+	}
 	if err := s.notify(ctx, req, fmt.Sprintf("reply-approval-delegated-%s-%d-%s", a.GetId(), a.GetCurrentStage(), bus.Key(to)), text, nil); err != nil {
 		return nil, err
 	}

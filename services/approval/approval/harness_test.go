@@ -57,6 +57,7 @@ func testDirectory() *directory.Directory {
 		{Id: "aws-prod", Name: "AWS production", OwnerEmail: priya},
 		{Id: "stripe", Name: "Stripe", OwnerEmail: olivia},
 		{Id: "netsuite", Name: "NetSuite", OwnerEmail: marco},
+		{Id: "vault", Name: "Vault", OwnerEmail: priya},
 	}
 	ents := []*igav1.Entitlement{
 		{Id: "grafana:payments-viewer", AppId: "grafana", Name: "payments-viewer", Level: "read", Risk: "low"},
@@ -65,6 +66,9 @@ func testDirectory() *directory.Directory {
 		{Id: "aws-prod:admin", AppId: "aws-prod", Name: "admin", Level: "admin", Risk: "critical"},
 		{Id: "stripe:admin", AppId: "stripe", Name: "admin", Level: "admin", Risk: "critical"},
 		{Id: "netsuite:ap-approver", AppId: "netsuite", Name: "ap-approver", Level: "write", Risk: "high"},
+		{Id: "vault:root", AppId: "vault", Name: "root", Level: "admin", Risk: "critical"},
+		{Id: "vault:break-glass", AppId: "vault", Name: "break-glass", Level: "admin", Risk: "critical"},
+		{Id: "vault:unreviewable", AppId: "vault", Name: "unreviewable", Level: "admin", Risk: "critical"},
 	}
 	return directory.New(directory.NewSnapshot(people, apps, ents))
 }
@@ -89,6 +93,16 @@ var policyRules = map[string]*igav1.PolicyDecision{
 			approvalStep(igav1.ApproverKind_APPROVER_KIND_SECURITY, 2),
 			approvalStep(igav1.ApproverKind_APPROVER_KIND_MANAGER, 1),
 		}},
+	// Break-glass allows: reviewed by security (a decision recorded before policy named
+	// reviewers), by security and the manager, and by a group nobody is in.
+	"vault:root": {Effect: igav1.Effect_EFFECT_ALLOW, Reason: "Allowed as an emergency (break-glass) for at most 1h: on call. The grant will be reviewed after the fact.",
+		MatchedRules: []*igav1.RuleMatch{{RuleId: "break-glass", Effect: igav1.Effect_EFFECT_ALLOW}}},
+	"vault:break-glass": {Effect: igav1.Effect_EFFECT_ALLOW, Reason: "Allowed as an emergency (break-glass) for at most 1h: on call. The grant will be reviewed after the fact.",
+		MatchedRules: []*igav1.RuleMatch{{RuleId: "break-glass", Effect: igav1.Effect_EFFECT_ALLOW}},
+		ReviewSteps:  []*igav1.ApprovalStep{approvalStep(igav1.ApproverKind_APPROVER_KIND_SECURITY, 1), approvalStep(igav1.ApproverKind_APPROVER_KIND_MANAGER, 1)}},
+	"vault:unreviewable": {Effect: igav1.Effect_EFFECT_ALLOW, Reason: "Allowed as an emergency (break-glass) for at most 1h: on call.",
+		MatchedRules: []*igav1.RuleMatch{{RuleId: "break-glass", Effect: igav1.Effect_EFFECT_ALLOW}},
+		ReviewSteps:  []*igav1.ApprovalStep{{Kind: igav1.ApproverKind_APPROVER_KIND_GROUP, Group: "nobody", Stage: 1}}},
 }
 
 // fakePolicy is a PolicyService over real gRPC that records decisions like the real one:

@@ -12,9 +12,10 @@ import (
 
 // Repair finishes what a crash may have left half done, since every record is written
 // before the messages that announce it: an approved approval whose grant the ledger does
-// not know gets its grant command again (same id: the provisioner runs it once), and a
-// pending approval without a timer gets one, so no approval waits forever. It runs at
-// start-up; running it again changes nothing.
+// not know gets its grant command again (same id: the provisioner runs it once), a
+// pending approval or review without a timer gets one, so none waits forever, and a
+// rejected break-glass review whose grant is still active gets its revoke again. It runs
+// at start-up; running it again changes nothing.
 func (s *Service) Repair(ctx context.Context) error {
 	all, err := s.approvals.List(ctx)
 	if err != nil {
@@ -22,6 +23,12 @@ func (s *Service) Repair(ctx context.Context) error {
 	}
 	var errs []error
 	for _, a := range all {
+		if IsReview(a) && a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING {
+			if err := s.repairReview(ctx, a); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		switch a.GetStatus() {
 		case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
 			_, _, err := s.grants.Get(ctx, GrantID(a.GetRequestId()))

@@ -149,6 +149,15 @@ func Status(d *igav1.PolicyDecision, a *igav1.Approval, g *igav1.Grant) igav1.Re
 	case igav1.GrantStatus_GRANT_STATUS_PENDING:
 		return igav1.RequestStatus_REQUEST_STATUS_APPROVED
 	}
+	if IsReview(a) {
+		// A review comes after the grant: until the ledger has the grant, the request is
+		// approved, unless its review refused or rejected it first.
+		switch a.GetStatus() {
+		case igav1.ApprovalStatus_APPROVAL_STATUS_DENIED, igav1.ApprovalStatus_APPROVAL_STATUS_EXPIRED:
+			return igav1.RequestStatus_REQUEST_STATUS_DENIED
+		}
+		return igav1.RequestStatus_REQUEST_STATUS_APPROVED
+	}
 	switch a.GetStatus() {
 	case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
 		return igav1.RequestStatus_REQUEST_STATUS_APPROVED

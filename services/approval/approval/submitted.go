@@ -49,6 +49,9 @@ func (s *Service) handleSubmitted(ctx context.Context, m bus.Meta, ev *igav1.Req
 	log := s.log.With("request_id", id, "effect", dec.GetEffect().String())
 	switch dec.GetEffect() {
 	case igav1.Effect_EFFECT_ALLOW:
+		if IsBreakGlass(dec) {
+			return s.openReview(ctx, req, dec, cause)
+		}
 		log.Info("allowed by policy; commanding the grant")
 		if err := s.commandGrant(ctx, id, cause); err != nil {
 			return err
@@ -74,11 +77,14 @@ func (s *Service) open(ctx context.Context, req *igav1.AccessRequest, dec *igav1
 		if cur != nil {
 			return nil, bus.ErrNoChange
 		}
-		stages, err := workflow.Route(snap, workflow.PartiesOf(req), dec.GetApprovalSteps())
-		if err != nil {
-			return workflow.Refuse(req, dec, "Denied because no one may approve it: "+err.Error(), s.now()), nil
+		var a *igav1.Approval
+		if stages, err := workflow.Route(snap, workflow.PartiesOf(req), dec.GetApprovalSteps()); err != nil {
+			a = workflow.Refuse(req, dec, "Denied because no one may approve it: "+err.Error(), s.now())
+		} else {
+			a = workflow.Open(req, dec, stages[0], s.now())
 		}
-		return workflow.Open(req, dec, stages[0], s.now()), nil
+		a.Kind = igav1.ApprovalKind_APPROVAL_KIND_ACCESS
+		return a, nil
 	})
 	if err != nil {
 		return fmt.Errorf("store approval %s: %w", req.GetId(), err)

@@ -138,9 +138,14 @@ func (s *Service) handleFire(ctx context.Context, m bus.Meta, t *igav1.ApprovalT
 	cause := []bus.PublishOption{bus.CausedBy(m)}
 	switch t.GetKind() {
 	case igav1.ApprovalTimerKind_APPROVAL_TIMER_KIND_REMINDER:
-		log.Info("reminding approvers", "approvers", a.GetApprovers())
-		if err := s.publish(ctx, SubjectApprovalReminded, &igav1.ApprovalRequested{Approval: a},
-			fmt.Sprintf("approval-reminded-%s-%d-%d", id, t.GetStage(), t.GetEscalation()), a.GetRequestId(), cause); err != nil {
+		log.Info("reminding approvers", "approvers", a.GetApprovers(), "review", IsReview(a))
+		if IsReview(a) {
+			err = s.askReviewers(ctx, SubjectReviewReminded, fmt.Sprintf("review-reminded-%s-%d-%d", id, t.GetStage(), t.GetEscalation()), a, req, nil, cause)
+		} else {
+			err = s.publish(ctx, SubjectApprovalReminded, &igav1.ApprovalRequested{Approval: a},
+				fmt.Sprintf("approval-reminded-%s-%d-%d", id, t.GetStage(), t.GetEscalation()), a.GetRequestId(), cause)
+		}
+		if err != nil {
 			return err
 		}
 		next := proto.Clone(t).(*igav1.ApprovalTimer)
@@ -182,13 +187,20 @@ func (s *Service) escalate(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 	if a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING || a.GetCurrentStage() != t.GetStage() {
 		return nil // decided while we escalated
 	}
-	s.log.Info("approval escalated", "request_id", id, "stage", a.GetCurrentStage(), "to", to, "level", level)
-	if err := s.publish(ctx, SubjectApprovalRequested, &igav1.ApprovalRequested{Approval: a},
-		fmt.Sprintf("approval-requested-%s-%d-e%d", id, a.GetCurrentStage(), level), id, cause); err != nil {
-		return err
-	}
+	s.log.Info("approval escalated", "request_id", id, "stage", a.GetCurrentStage(), "to", to, "level", level, "review", IsReview(a))
 	text := fmt.Sprintf("No decision from %s within %s, so your request is escalated to %s.",
 		joinNames(snap, t.GetApprovers()), directory.FormatDuration(s.cfg.StageTimeout), joinNames(snap, to))
+	if IsReview(a) {
+		err = s.askReviewers(ctx, SubjectReviewRequested, fmt.Sprintf("review-requested-%s-%d-e%d", id, a.GetCurrentStage(), level), a, req, nil, cause)
+		text = fmt.Sprintf("No review from %s within %s, so the review of your emergency access is escalated to %s.",
+			joinNames(snap, t.GetApprovers()), directory.FormatDuration(s.cfg.StageTimeout), joinNames(snap, to))
+	} else {
+		err = s.publish(ctx, SubjectApprovalRequested, &igav1.ApprovalRequested{Approval: a},
+			fmt.Sprintf("approval-requested-%s-%d-e%d", id, a.GetCurrentStage(), level), id, cause)
+	}
+	if err != nil {
+		return err
+	}
 	if err := s.notify(ctx, req, fmt.Sprintf("reply-approval-escalated-%s-%d-%d", id, a.GetCurrentStage(), level), text, cause); err != nil {
 		return err
 	}
@@ -201,10 +213,14 @@ func (s *Service) escalate(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 	return s.arm(ctx, a, level, base, a.GetApprovers())
 }
 
-// expire ends a stage nobody decided in time: the request is denied, never allowed.
+// expire ends a stage nobody decided in time: the request is denied, never allowed, and
+// an emergency grant nobody reviewed is revoked.
 func (s *Service) expire(ctx context.Context, a *igav1.Approval, req *igav1.AccessRequest, t *igav1.ApprovalTimer, cause []bus.PublishOption) error {
 	id := a.GetId()
 	reason := fmt.Sprintf("Expired: nobody decided stage %d within %s", t.GetStage(), directory.FormatDuration(s.cfg.StageTimeout))
+	if IsReview(a) {
+		reason = fmt.Sprintf("Unreviewed: nobody reviewed stage %d within %s", t.GetStage(), directory.FormatDuration(s.cfg.StageTimeout))
+	}
 	if t.GetEscalation() > 0 {
 		reason += " of each escalation"
 	}
