@@ -90,6 +90,9 @@ const (
 	ApproverKind_APPROVER_KIND_GROUP ApproverKind = 4
 	// Members of the security group.
 	ApproverKind_APPROVER_KIND_SECURITY ApproverKind = 5
+	// Any one of the approvers in ApprovalStep.any_of ("the manager or the app owner").
+	// A reader that does not know this kind must refuse the step, never skip it.
+	ApproverKind_APPROVER_KIND_ANY_OF ApproverKind = 6
 )
 
 // Enum value maps for ApproverKind.
@@ -101,6 +104,7 @@ var (
 		3: "APPROVER_KIND_APP_OWNER",
 		4: "APPROVER_KIND_GROUP",
 		5: "APPROVER_KIND_SECURITY",
+		6: "APPROVER_KIND_ANY_OF",
 	}
 	ApproverKind_value = map[string]int32{
 		"APPROVER_KIND_UNSPECIFIED":       0,
@@ -109,6 +113,7 @@ var (
 		"APPROVER_KIND_APP_OWNER":         3,
 		"APPROVER_KIND_GROUP":             4,
 		"APPROVER_KIND_SECURITY":          5,
+		"APPROVER_KIND_ANY_OF":            6,
 	}
 )
 
@@ -591,6 +596,61 @@ func (x *ToolCall) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Approver is one of the alternatives of an APPROVER_KIND_ANY_OF step.
+type Approver struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Never APPROVER_KIND_ANY_OF.
+	Kind ApproverKind `protobuf:"varint,1,opt,name=kind,proto3,enum=iga.v1.ApproverKind" json:"kind,omitempty"`
+	// Group name for APPROVER_KIND_GROUP.
+	Group         string `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Approver) Reset() {
+	*x = Approver{}
+	mi := &file_iga_v1_access_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Approver) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Approver) ProtoMessage() {}
+
+func (x *Approver) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_access_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Approver.ProtoReflect.Descriptor instead.
+func (*Approver) Descriptor() ([]byte, []int) {
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Approver) GetKind() ApproverKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ApproverKind_APPROVER_KIND_UNSPECIFIED
+}
+
+func (x *Approver) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
 // ApprovalStep is one stage of approval a decision demands.
 type ApprovalStep struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -600,14 +660,20 @@ type ApprovalStep struct {
 	// Stages run in ascending order; steps sharing a stage run in parallel.
 	Stage int32 `protobuf:"varint,3,opt,name=stage,proto3" json:"stage,omitempty"`
 	// How many distinct approvers must approve; 0 means one.
-	Quorum        int32 `protobuf:"varint,4,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	Quorum int32 `protobuf:"varint,4,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	// Every eligible member of the group (a group or security step) must approve; quorum
+	// is then ignored.
+	All bool `protobuf:"varint,5,opt,name=all,proto3" json:"all,omitempty"`
+	// For APPROVER_KIND_ANY_OF: the alternatives, at least two; one approval from anyone
+	// they resolve to completes the step.
+	AnyOf         []*Approver `protobuf:"bytes,6,rep,name=any_of,json=anyOf,proto3" json:"any_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApprovalStep) Reset() {
 	*x = ApprovalStep{}
-	mi := &file_iga_v1_access_proto_msgTypes[2]
+	mi := &file_iga_v1_access_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +685,7 @@ func (x *ApprovalStep) String() string {
 func (*ApprovalStep) ProtoMessage() {}
 
 func (x *ApprovalStep) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[2]
+	mi := &file_iga_v1_access_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +698,7 @@ func (x *ApprovalStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalStep.ProtoReflect.Descriptor instead.
 func (*ApprovalStep) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{2}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ApprovalStep) GetKind() ApproverKind {
@@ -663,6 +729,20 @@ func (x *ApprovalStep) GetQuorum() int32 {
 	return 0
 }
 
+func (x *ApprovalStep) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *ApprovalStep) GetAnyOf() []*Approver {
+	if x != nil {
+		return x.AnyOf
+	}
+	return nil
+}
+
 // RuleMatch is one policy rule that matched a request, and what it said.
 type RuleMatch struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -677,7 +757,7 @@ type RuleMatch struct {
 
 func (x *RuleMatch) Reset() {
 	*x = RuleMatch{}
-	mi := &file_iga_v1_access_proto_msgTypes[3]
+	mi := &file_iga_v1_access_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +769,7 @@ func (x *RuleMatch) String() string {
 func (*RuleMatch) ProtoMessage() {}
 
 func (x *RuleMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[3]
+	mi := &file_iga_v1_access_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +782,7 @@ func (x *RuleMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleMatch.ProtoReflect.Descriptor instead.
 func (*RuleMatch) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{3}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RuleMatch) GetRuleId() string {
@@ -762,7 +842,7 @@ type PolicyDecision struct {
 
 func (x *PolicyDecision) Reset() {
 	*x = PolicyDecision{}
-	mi := &file_iga_v1_access_proto_msgTypes[4]
+	mi := &file_iga_v1_access_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +854,7 @@ func (x *PolicyDecision) String() string {
 func (*PolicyDecision) ProtoMessage() {}
 
 func (x *PolicyDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[4]
+	mi := &file_iga_v1_access_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +867,7 @@ func (x *PolicyDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyDecision.ProtoReflect.Descriptor instead.
 func (*PolicyDecision) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{4}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PolicyDecision) GetRequestId() string {
@@ -895,7 +975,7 @@ type ApprovalVote struct {
 
 func (x *ApprovalVote) Reset() {
 	*x = ApprovalVote{}
-	mi := &file_iga_v1_access_proto_msgTypes[5]
+	mi := &file_iga_v1_access_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +987,7 @@ func (x *ApprovalVote) String() string {
 func (*ApprovalVote) ProtoMessage() {}
 
 func (x *ApprovalVote) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[5]
+	mi := &file_iga_v1_access_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1000,7 @@ func (x *ApprovalVote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovalVote.ProtoReflect.Descriptor instead.
 func (*ApprovalVote) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{5}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApprovalVote) GetApproverEmail() string {
@@ -985,7 +1065,7 @@ type Approval struct {
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_iga_v1_access_proto_msgTypes[6]
+	mi := &file_iga_v1_access_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1077,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[6]
+	mi := &file_iga_v1_access_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1090,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{6}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Approval) GetId() string {
@@ -1143,7 +1223,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_iga_v1_access_proto_msgTypes[7]
+	mi := &file_iga_v1_access_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1155,7 +1235,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[7]
+	mi := &file_iga_v1_access_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1168,7 +1248,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{7}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Grant) GetId() string {
@@ -1279,7 +1359,7 @@ type ProvisionGrant struct {
 
 func (x *ProvisionGrant) Reset() {
 	*x = ProvisionGrant{}
-	mi := &file_iga_v1_access_proto_msgTypes[8]
+	mi := &file_iga_v1_access_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1371,7 @@ func (x *ProvisionGrant) String() string {
 func (*ProvisionGrant) ProtoMessage() {}
 
 func (x *ProvisionGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[8]
+	mi := &file_iga_v1_access_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1384,7 @@ func (x *ProvisionGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionGrant.ProtoReflect.Descriptor instead.
 func (*ProvisionGrant) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{8}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProvisionGrant) GetRequestId() string {
@@ -1328,7 +1408,7 @@ type ProvisionRevoke struct {
 
 func (x *ProvisionRevoke) Reset() {
 	*x = ProvisionRevoke{}
-	mi := &file_iga_v1_access_proto_msgTypes[9]
+	mi := &file_iga_v1_access_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1420,7 @@ func (x *ProvisionRevoke) String() string {
 func (*ProvisionRevoke) ProtoMessage() {}
 
 func (x *ProvisionRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[9]
+	mi := &file_iga_v1_access_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1433,7 @@ func (x *ProvisionRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionRevoke.ProtoReflect.Descriptor instead.
 func (*ProvisionRevoke) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{9}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProvisionRevoke) GetGrantId() string {
@@ -1391,7 +1471,7 @@ type RequestView struct {
 
 func (x *RequestView) Reset() {
 	*x = RequestView{}
-	mi := &file_iga_v1_access_proto_msgTypes[10]
+	mi := &file_iga_v1_access_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1483,7 @@ func (x *RequestView) String() string {
 func (*RequestView) ProtoMessage() {}
 
 func (x *RequestView) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_access_proto_msgTypes[10]
+	mi := &file_iga_v1_access_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1496,7 @@ func (x *RequestView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestView.ProtoReflect.Descriptor instead.
 func (*RequestView) Descriptor() ([]byte, []int) {
-	return file_iga_v1_access_proto_rawDescGZIP(), []int{10}
+	return file_iga_v1_access_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RequestView) GetRequest() *AccessRequest {
@@ -1481,12 +1561,17 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x04tool\x18\x01 \x01(\tR\x04tool\x12\x1c\n" +
 	"\targuments\x18\x02 \x01(\tR\targuments\x12\x16\n" +
 	"\x06result\x18\x03 \x01(\tR\x06result\x12*\n" +
-	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"|\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"J\n" +
+	"\bApprover\x12(\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x14.iga.v1.ApproverKindR\x04kind\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\"\xb7\x01\n" +
 	"\fApprovalStep\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.iga.v1.ApproverKindR\x04kind\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
 	"\x05stage\x18\x03 \x01(\x05R\x05stage\x12\x16\n" +
-	"\x06quorum\x18\x04 \x01(\x05R\x06quorum\"|\n" +
+	"\x06quorum\x18\x04 \x01(\x05R\x06quorum\x12\x10\n" +
+	"\x03all\x18\x05 \x01(\bR\x03all\x12'\n" +
+	"\x06any_of\x18\x06 \x03(\v2\x10.iga.v1.ApproverR\x05anyOf\"|\n" +
 	"\tRuleMatch\x12\x17\n" +
 	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12&\n" +
 	"\x06effect\x18\x02 \x01(\x0e2\x0e.iga.v1.EffectR\x06effect\x12\x16\n" +
@@ -1577,14 +1662,15 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x12EFFECT_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fEFFECT_ALLOW\x10\x01\x12\x1b\n" +
 	"\x17EFFECT_REQUIRE_APPROVAL\x10\x02\x12\x0f\n" +
-	"\vEFFECT_DENY\x10\x03*\xbf\x01\n" +
+	"\vEFFECT_DENY\x10\x03*\xd9\x01\n" +
 	"\fApproverKind\x12\x1d\n" +
 	"\x19APPROVER_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15APPROVER_KIND_MANAGER\x10\x01\x12#\n" +
 	"\x1fAPPROVER_KIND_ENTITLEMENT_OWNER\x10\x02\x12\x1b\n" +
 	"\x17APPROVER_KIND_APP_OWNER\x10\x03\x12\x17\n" +
 	"\x13APPROVER_KIND_GROUP\x10\x04\x12\x1a\n" +
-	"\x16APPROVER_KIND_SECURITY\x10\x05*\xa5\x01\n" +
+	"\x16APPROVER_KIND_SECURITY\x10\x05\x12\x18\n" +
+	"\x14APPROVER_KIND_ANY_OF\x10\x06*\xa5\x01\n" +
 	"\x0eApprovalStatus\x12\x1f\n" +
 	"\x1bAPPROVAL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17APPROVAL_STATUS_PENDING\x10\x01\x12\x1c\n" +
@@ -1624,7 +1710,7 @@ func file_iga_v1_access_proto_rawDescGZIP() []byte {
 }
 
 var file_iga_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_iga_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_iga_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_iga_v1_access_proto_goTypes = []any{
 	(Effect)(0),                   // 0: iga.v1.Effect
 	(ApproverKind)(0),             // 1: iga.v1.ApproverKind
@@ -1634,56 +1720,59 @@ var file_iga_v1_access_proto_goTypes = []any{
 	(RequestStatus)(0),            // 5: iga.v1.RequestStatus
 	(*AccessRequest)(nil),         // 6: iga.v1.AccessRequest
 	(*ToolCall)(nil),              // 7: iga.v1.ToolCall
-	(*ApprovalStep)(nil),          // 8: iga.v1.ApprovalStep
-	(*RuleMatch)(nil),             // 9: iga.v1.RuleMatch
-	(*PolicyDecision)(nil),        // 10: iga.v1.PolicyDecision
-	(*ApprovalVote)(nil),          // 11: iga.v1.ApprovalVote
-	(*Approval)(nil),              // 12: iga.v1.Approval
-	(*Grant)(nil),                 // 13: iga.v1.Grant
-	(*ProvisionGrant)(nil),        // 14: iga.v1.ProvisionGrant
-	(*ProvisionRevoke)(nil),       // 15: iga.v1.ProvisionRevoke
-	(*RequestView)(nil),           // 16: iga.v1.RequestView
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
-	(ProvisioningMethod)(0),       // 19: iga.v1.ProvisioningMethod
+	(*Approver)(nil),              // 8: iga.v1.Approver
+	(*ApprovalStep)(nil),          // 9: iga.v1.ApprovalStep
+	(*RuleMatch)(nil),             // 10: iga.v1.RuleMatch
+	(*PolicyDecision)(nil),        // 11: iga.v1.PolicyDecision
+	(*ApprovalVote)(nil),          // 12: iga.v1.ApprovalVote
+	(*Approval)(nil),              // 13: iga.v1.Approval
+	(*Grant)(nil),                 // 14: iga.v1.Grant
+	(*ProvisionGrant)(nil),        // 15: iga.v1.ProvisionGrant
+	(*ProvisionRevoke)(nil),       // 16: iga.v1.ProvisionRevoke
+	(*RequestView)(nil),           // 17: iga.v1.RequestView
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(ProvisioningMethod)(0),       // 20: iga.v1.ProvisioningMethod
 }
 var file_iga_v1_access_proto_depIdxs = []int32{
-	17, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
-	18, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
+	18, // 0: iga.v1.AccessRequest.duration:type_name -> google.protobuf.Duration
+	19, // 1: iga.v1.AccessRequest.created_at:type_name -> google.protobuf.Timestamp
 	7,  // 2: iga.v1.AccessRequest.agent_trace:type_name -> iga.v1.ToolCall
-	18, // 3: iga.v1.ToolCall.at:type_name -> google.protobuf.Timestamp
-	1,  // 4: iga.v1.ApprovalStep.kind:type_name -> iga.v1.ApproverKind
-	0,  // 5: iga.v1.RuleMatch.effect:type_name -> iga.v1.Effect
-	0,  // 6: iga.v1.PolicyDecision.effect:type_name -> iga.v1.Effect
-	8,  // 7: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
-	17, // 8: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
-	17, // 9: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
-	9,  // 10: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
-	18, // 11: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
-	8,  // 12: iga.v1.PolicyDecision.review_steps:type_name -> iga.v1.ApprovalStep
-	18, // 13: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
-	8,  // 14: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
-	2,  // 15: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
-	11, // 16: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
-	18, // 17: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
-	18, // 18: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
-	17, // 19: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
-	3,  // 20: iga.v1.Approval.kind:type_name -> iga.v1.ApprovalKind
-	4,  // 21: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
-	18, // 22: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
-	18, // 23: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 24: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
-	19, // 25: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
-	6,  // 26: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
-	5,  // 27: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
-	10, // 28: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
-	12, // 29: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
-	13, // 30: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	19, // 3: iga.v1.ToolCall.at:type_name -> google.protobuf.Timestamp
+	1,  // 4: iga.v1.Approver.kind:type_name -> iga.v1.ApproverKind
+	1,  // 5: iga.v1.ApprovalStep.kind:type_name -> iga.v1.ApproverKind
+	8,  // 6: iga.v1.ApprovalStep.any_of:type_name -> iga.v1.Approver
+	0,  // 7: iga.v1.RuleMatch.effect:type_name -> iga.v1.Effect
+	0,  // 8: iga.v1.PolicyDecision.effect:type_name -> iga.v1.Effect
+	9,  // 9: iga.v1.PolicyDecision.approval_steps:type_name -> iga.v1.ApprovalStep
+	18, // 10: iga.v1.PolicyDecision.max_duration:type_name -> google.protobuf.Duration
+	18, // 11: iga.v1.PolicyDecision.granted_duration:type_name -> google.protobuf.Duration
+	10, // 12: iga.v1.PolicyDecision.matched_rules:type_name -> iga.v1.RuleMatch
+	19, // 13: iga.v1.PolicyDecision.decided_at:type_name -> google.protobuf.Timestamp
+	9,  // 14: iga.v1.PolicyDecision.review_steps:type_name -> iga.v1.ApprovalStep
+	19, // 15: iga.v1.ApprovalVote.decided_at:type_name -> google.protobuf.Timestamp
+	9,  // 16: iga.v1.Approval.steps:type_name -> iga.v1.ApprovalStep
+	2,  // 17: iga.v1.Approval.status:type_name -> iga.v1.ApprovalStatus
+	12, // 18: iga.v1.Approval.votes:type_name -> iga.v1.ApprovalVote
+	19, // 19: iga.v1.Approval.created_at:type_name -> google.protobuf.Timestamp
+	19, // 20: iga.v1.Approval.decided_at:type_name -> google.protobuf.Timestamp
+	18, // 21: iga.v1.Approval.duration:type_name -> google.protobuf.Duration
+	3,  // 22: iga.v1.Approval.kind:type_name -> iga.v1.ApprovalKind
+	4,  // 23: iga.v1.Grant.status:type_name -> iga.v1.GrantStatus
+	19, // 24: iga.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
+	19, // 25: iga.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 26: iga.v1.Grant.revoked_at:type_name -> google.protobuf.Timestamp
+	20, // 27: iga.v1.Grant.connector:type_name -> iga.v1.ProvisioningMethod
+	6,  // 28: iga.v1.RequestView.request:type_name -> iga.v1.AccessRequest
+	5,  // 29: iga.v1.RequestView.status:type_name -> iga.v1.RequestStatus
+	11, // 30: iga.v1.RequestView.decision:type_name -> iga.v1.PolicyDecision
+	13, // 31: iga.v1.RequestView.approval:type_name -> iga.v1.Approval
+	14, // 32: iga.v1.RequestView.grant:type_name -> iga.v1.Grant
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_access_proto_init() }
@@ -1698,7 +1787,7 @@ func file_iga_v1_access_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_access_proto_rawDesc), len(file_iga_v1_access_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
