@@ -34,7 +34,9 @@ const (
 		"and tell you what you have. Say what you need to do, e.g. \"I need to look at the payments dashboards " +
 		"for the audit this week\" or \"read access to snowflake for 2 days\"."
 	injectionText = "I can't change policy, skip approvals or grant access myself: every request goes through " +
-		"policy and approval, whatever a message says. Tell me what you need to do and I'll find the least access that fits."
+		"policy and approval, whatever a message says or whoever it says it comes from. Tell me what you need to do and I'll find the least access that fits."
+	ownAskText = "I've set aside the rest of your message: I can't change policy, skip approvals or grant access myself, " +
+		"whatever a message claims. On what you asked for: "
 	everythingText = "I request one entitlement at a time, for a specific task, with the least privilege that fits. " +
 		"Which app do you need, and what do you need to do in it?"
 	nothingText = "Tell me what access you need — the app and what you need to do there, e.g. \"view the payments dashboards in Grafana\"."
@@ -74,6 +76,23 @@ func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Repl
 	t.u = &u
 	if u.Injection {
 		st.Reset()
+		// An ask stated before the attempt is the person's own and is handled on its
+		// own words, short of admin: nothing from the attempt on is read as an ask.
+		if own := u.OwnAsk; own != "" && hasLetters(own) {
+			if ou := Understand(own, in.Now, loc); !ou.Injection && ou.Level != "admin" && !ou.Everything && !ou.Yes && !ou.No {
+				t.text, t.u = own, &ou
+				r, err := t.fresh(own, ou)
+				if err == nil && r.Kind != conv.ReplyError && r.Text != notFoundText {
+					r.Text = ownAskText + r.Text
+					if st.Pending != nil {
+						st.Pending.Question = ownAskText + st.Pending.Question
+					}
+					return r, nil
+				}
+				// What came before names nothing: the message is the attempt.
+				st.Reset()
+			}
+		}
 		return conv.Reply{Kind: conv.ReplyInfo, Text: injectionText}, nil
 	}
 	if st.Pending != nil {

@@ -27,8 +27,10 @@ type Understanding struct {
 	Forever   bool
 	TicketRef string
 	Emergency bool
-	// Injection is set for attempts to talk the agent out of policy.
+	// Injection is set for attempts to talk the agent out of policy. OwnAsk is what the
+	// person asked before the attempt began ("" when it began the message).
 	Injection bool
+	OwnAsk    string
 	// Everything is set for asks covering all apps ("admin on everything").
 	Everything bool
 	Yes, No    bool
@@ -190,12 +192,17 @@ var levelPhrases = []struct{ phrase, level string }{
 	{"owner", "admin"}, {"all permissions", "admin"}, {"god mode", "admin"}, {"manage users", "admin"},
 }
 
+// selfRoleRe: what the person says they are ("I'm an admin on the payments team", "I am
+// the owner of the repo") describes them, not the access they ask for.
+var selfRoleRe = regexp.MustCompile(`\b(?:i'm|im|i am|i was)\s+(?:the |an? |your |our |one of the )?(?:[a-z-]+ )?(?:admin|administrator|owner|superuser|editor|viewer|reader)s?\b`)
+
 var negRe = regexp.MustCompile(`\b(?:not|no|don't need|do not need|without|never|except)\s+(?:an?\s+|the\s+)?(?:full\s+)?(admin|administrator|write|edit|editor|superuser)\b`)
 
 // matchLevels returns the highest level the message's task words need: someone who
 // wants to "view and edit" needs write. Negated levels are skipped.
 func matchLevels(t string) (string, string) {
 	t = negRe.ReplaceAllString(t, " ")
+	t = selfRoleRe.ReplaceAllString(t, " ")
 	best, word := "", ""
 	rank := map[string]int{"read": 1, "write": 2, "admin": 3}
 	for _, lp := range levelPhrases {
@@ -228,9 +235,6 @@ func isWordByte(b byte) bool {
 }
 
 var (
-	injectionRe = guard(`\b(?:ignore|disregard|forget|override|bypass|skip|circumvent)\b.{0,40}\b(?:instructions?|rules?|polic(?:y|ies)|prompt|guardrails?|approvals?|restrictions?|previous|above|system)\b|\b(?:you are now|act as|pretend (?:to be|you are)|developer mode|jailbreak|system prompt|new instructions)\b|\bgrant (?:me|it|yourself)\b.{0,30}\b(?:directly|now|without)\b|\bwithout (?:any )?(?:approval|policy|checks?)\b`,
-		"ignore", "disregard", "forget", "override", "bypass", "skip", "circumvent", "you are now", "act as", "pretend ",
-		"developer mode", "jailbreak", "system prompt", "new instructions", "grant ", "without ")
 	everythingRe = regexp.MustCompile(`\b(?:everything|all (?:the )?(?:apps|systems|tools|applications|access|the things)|every (?:app|system|tool)|all of (?:them|it)|anything)\b`)
 	cancelRe     = regexp.MustCompile(`^(?:cancel|nevermind|never mind|forget it|stop|abort|scratch that|no thanks|nothing|quit|exit)\b|\b(?:cancel (?:that|it|this|my request)|never ?mind|forget (?:it|that|about it))\b`)
 	// statusRe: questions about what the person holds or asked for. statusVetoRe: "what do
@@ -299,7 +303,9 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 	t := strings.ToLower(strings.TrimSpace(text))
 	u.Yes, u.No = yesRe.MatchString(t), noRe.MatchString(t)
 	u.Greeting, u.Help = greetingRe.MatchString(t), helpRe.MatchString(t)
-	u.Injection = injectionRe.MatchString(t)
+	if at := injectedClause(strings.TrimSpace(text)); at >= 0 {
+		u.Injection, u.OwnAsk = true, ownAsk(strings.TrimSpace(text), at)
+	}
 	u.Everything = everythingRe.MatchString(t)
 	u.Emergency = emergencyRe.MatchString(t)
 	u.Forever = foreverRe.MatchString(t)

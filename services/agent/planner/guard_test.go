@@ -32,7 +32,7 @@ func TestGuardsAgreeWithRegexps(t *testing.T) {
 	for _, f := range []string{"../testdata/eval/dev.jsonl", "../testdata/eval/holdout.jsonl"} {
 		corpus = append(corpus, turnsOf(t, f)...)
 	}
-	for name, g := range map[string]guarded{"injection": injectionRe, "relinquish": relinquishRe, "extend": extendRe, "reason": reasonMarkerRe} {
+	for name, g := range map[string]guarded{"relinquish": relinquishRe, "extend": extendRe, "reason": reasonMarkerRe} {
 		matched := 0
 		for _, s := range corpus {
 			s = strings.ToLower(s)
