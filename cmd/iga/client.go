@@ -111,6 +111,25 @@ func requestStatus(s igav1.RequestStatus) string {
 
 func approvalStatus(s igav1.ApprovalStatus) string { return trimEnum(s.String(), "APPROVAL_STATUS_") }
 
+// approvalState is an approval's status, in a review's own words for a break-glass review:
+// review pending, confirmed, rejected, unreviewed.
+func approvalState(a *igav1.Approval) string {
+	if a.GetKind() != igav1.ApprovalKind_APPROVAL_KIND_BREAK_GLASS_REVIEW {
+		return approvalStatus(a.GetStatus())
+	}
+	switch a.GetStatus() {
+	case igav1.ApprovalStatus_APPROVAL_STATUS_PENDING:
+		return "review pending"
+	case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
+		return "confirmed"
+	case igav1.ApprovalStatus_APPROVAL_STATUS_DENIED:
+		return "rejected"
+	case igav1.ApprovalStatus_APPROVAL_STATUS_EXPIRED:
+		return "unreviewed"
+	}
+	return approvalStatus(a.GetStatus())
+}
+
 func grantStatus(s igav1.GrantStatus) string { return trimEnum(s.String(), "GRANT_STATUS_") }
 
 func stdout() io.Writer { return os.Stdout }

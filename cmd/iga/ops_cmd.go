@@ -55,8 +55,12 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 	var as string
 	var all bool
 	cmd := &cobra.Command{
-		Use:     "approvals --as EMAIL",
-		Short:   "List the approvals waiting for you (or all with --all)",
+		Use:   "approvals --as EMAIL",
+		Short: "List the approvals and break-glass reviews waiting for you (or all with --all)",
+		Long: `Lists what you may decide now: approvals that gate a grant, and reviews of emergency
+(break-glass) access already granted, whose status reads "review pending". Approve or deny
+an approval with 'iga approve' / 'iga deny'; for a review, 'iga approve' confirms the
+emergency access and 'iga deny --reason' rejects it, which revokes it at once.`,
 		Example: "  iga approvals --as marco.bianchi@acme.example",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +83,7 @@ func newApprovalsCmd(g *globals) *cobra.Command {
 			var rows [][]string
 			for _, a := range resp.GetApprovals() {
 				rows = append(rows, []string{a.GetId(), a.GetBeneficiaryEmail(), a.GetEntitlementId(),
-					directory.FormatDuration(a.GetDuration().AsDuration()), approvalStatus(a.GetStatus()),
+					directory.FormatDuration(a.GetDuration().AsDuration()), approvalState(a),
 					fmt.Sprintf("%d", a.GetCurrentStage()), strings.Join(a.GetApprovers(), ", ")})
 			}
 			return tableOrEmpty(cmd.OutOrStdout(), "ID\tFOR\tENTITLEMENT\tDURATION\tSTATUS\tSTAGE\tAPPROVERS", rows, "Nothing waiting for your approval.")
@@ -116,6 +120,10 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), resp.GetApproval())
 			}
 			a := resp.GetApproval()
+			if a.GetKind() == igav1.ApprovalKind_APPROVAL_KIND_BREAK_GLASS_REVIEW {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: the emergency access to %s for %s is now %s\n", a.GetId(), a.GetEntitlementId(), a.GetBeneficiaryEmail(), approvalState(a))
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s for %s is now %s\n", a.GetId(), a.GetEntitlementId(), a.GetBeneficiaryEmail(), approvalStatus(a.GetStatus()))
 			return nil
 		},
@@ -221,6 +229,19 @@ func summary(e *igav1.Envelope) string {
 		return fmt.Sprintf("approval of %s for %s asked of %s", m.GetApproval().GetEntitlementId(), m.GetApproval().GetBeneficiaryEmail(), strings.Join(m.GetApproval().GetApprovers(), ", "))
 	case *igav1.ApprovalDecided:
 		return fmt.Sprintf("%s for %s %s", m.GetApproval().GetEntitlementId(), m.GetApproval().GetBeneficiaryEmail(), approvalStatus(m.GetApproval().GetStatus()))
+	case *igav1.BreakGlassReviewRequested:
+		r := m.GetReview()
+		return fmt.Sprintf("review of emergency %s for %s asked of %s", r.GetEntitlementId(), r.GetBeneficiaryEmail(), strings.Join(r.GetApprovers(), ", "))
+	case *igav1.BreakGlassReviewDecided:
+		r := m.GetReview()
+		s := fmt.Sprintf("emergency %s for %s %s: %s", r.GetEntitlementId(), r.GetBeneficiaryEmail(), approvalState(r), r.GetReason())
+		if m.GetRevokeCommanded() {
+			s += " (revoking " + m.GetGrantId() + ")"
+		}
+		return s
+	case *igav1.PolicyBreakGlass:
+		r := m.GetRequest()
+		return fmt.Sprintf("BREAK-GLASS %s for %s (%s): %s", r.GetEntitlementId(), r.GetBeneficiaryEmail(), directory.FormatDuration(m.GetDecision().GetGrantedDuration().AsDuration()), r.GetJustification())
 	case *igav1.RequestDenied:
 		return fmt.Sprintf("denied by %s: %s", m.GetBy(), m.GetReason())
 	case *igav1.GrantChanged:
