@@ -1005,6 +1005,11 @@ func (t *turn) resolveInApp(appID string, hits []tools.Hit, u Understanding) (co
 			chosen = &cand{ent: t.plainAsk(appID)}
 			why = fmt.Sprintf("It's what the catalog gives for plain access to %s", t.appName(appID))
 		default:
+			// Already holding access in the app, asking for the app again: the next
+			// level up is what is missing.
+			if r, ok, err := t.upgrade(appID); ok {
+				return r, err
+			}
 			q := fmt.Sprintf("Which access to %s do you need? Pick the least that lets you do the task.", t.appName(appID))
 			return t.ask(cands, q)
 		}
@@ -1282,13 +1287,157 @@ func (t *turn) checkAndProposeWhy(why string) (conv.Reply, error) {
 		if strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
 			d.ExtendsGrantID = g.GetId()
 			text += " Do you want to extend it?"
+			if e, _, err := t.s.Entitlement(d.EntitlementID); err == nil && len(t.nextLevel(e.GetAppId(), e.GetLevel())) > 0 {
+				text += " If you need more than " + e.GetLevel() + ", tell me what you need to do."
+			}
 			t.st.Pending = &conv.Pending{Kind: conv.PendingExtendOffer, Question: text, Options: []conv.Option{{Label: "Extend it", Value: "yes"}, {Label: "No", Value: "no"}}}
 			return conv.Reply{Kind: conv.ReplyQuestion, Text: text, Options: t.st.Pending.Options, EntitlementID: d.EntitlementID}, nil
 		}
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: text, EntitlementID: d.EntitlementID}, nil
 	}
+	e, _, err := t.s.Entitlement(d.EntitlementID)
+	if err != nil {
+		return t.proposeWhy(why)
+	}
+	// Other access held in the same app: more than asked covers the app's base access;
+	// less makes this an upgrade, said so.
+	for _, h := range t.heldInApp(d.Beneficiary, e.GetAppId(), e.GetId()) {
+		he, _, err := t.s.Entitlement(h.GetEntitlementId())
+		if err != nil {
+			continue
+		}
+		hr, er := directory.LevelRank(he.GetLevel()), directory.LevelRank(e.GetLevel())
+		switch {
+		case hr > er && t.isBase(e):
+			who := "You already have"
+			if !strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+				who = d.Beneficiary + " already has"
+			}
+			text := fmt.Sprintf("%s %s, until %s, which is more than %s — so there's nothing to request. If it doesn't let you do what you need, tell me what's missing.",
+				who, t.label(he.GetId()), t.when(h.GetExpiresAt().AsTime()), t.label(e.GetId()))
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: text, EntitlementID: e.GetId()}, nil
+		case hr < er:
+			hold := "You hold"
+			if !strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+				hold = d.Beneficiary + " holds"
+			}
+			why = strings.TrimSpace(why + fmt.Sprintf(" %s %s until %s; this would add %s.", hold, t.label(he.GetId()), t.when(h.GetExpiresAt().AsTime()), e.GetLevel()))
+		}
+	}
 	return t.proposeWhy(why)
+}
+
+// heldInApp returns a person's active grants of an app's entitlements other than except.
+func (t *turn) heldInApp(person, appID, except string) []*igav1.Grant {
+	gs, err := t.s.ActiveGrants(t.ctx, person)
+	if err != nil {
+		return nil
+	}
+	var out []*igav1.Grant
+	for _, g := range gs {
+		if e, _, err := t.s.Entitlement(g.GetEntitlementId()); err == nil && e.GetAppId() == appID && e.GetId() != except {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// isBase reports whether e is an app's base access, which any higher level of the app
+// includes: its plain entitlement, or the least risky one of its least privileged level
+// (GitHub read, Datadog viewer). A specialised entitlement ("sensitive-logs", read but
+// high risk) is not: holding more of the app need not cover it.
+func (t *turn) isBase(e *igav1.Entitlement) bool {
+	ix := t.s.Tools().Index()
+	if p, ok := ix.PlainEntitlement(e.GetAppId()); ok && p.Entitlement.GetId() == e.GetId() {
+		return true
+	}
+	es := ix.AppEntitlements(e.GetAppId()) // least privileged first
+	if len(es) == 0 || es[0].GetLevel() != e.GetLevel() {
+		return false
+	}
+	for _, o := range es {
+		if o.GetLevel() == e.GetLevel() && riskRank[o.GetRisk()] < riskRank[e.GetRisk()] {
+			return false
+		}
+	}
+	return true
+}
+
+var riskRank = map[string]int{"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+// nextLevel returns an app's entitlements of the first level above level, short of admin.
+func (t *turn) nextLevel(appID, level string) []*igav1.Entitlement {
+	var out []*igav1.Entitlement
+	next := 0
+	for _, e := range t.s.Tools().Index().AppEntitlements(appID) { // least privileged first
+		r := directory.LevelRank(e.GetLevel())
+		if r <= directory.LevelRank(level) || e.GetLevel() == "admin" || (next != 0 && r != next) {
+			continue
+		}
+		next = r
+		out = append(out, e)
+	}
+	return out
+}
+
+// upgrade answers an ask naming only an app in which the beneficiary already holds
+// access: the next level up is what they can be missing. It returns false when they hold
+// nothing there (the ask is answered as usual).
+func (t *turn) upgrade(appID string) (conv.Reply, bool, error) {
+	d := t.st.Draft
+	var top *igav1.Entitlement
+	for _, g := range t.heldInApp(d.Beneficiary, appID, "") {
+		if e, _, err := t.s.Entitlement(g.GetEntitlementId()); err == nil && (top == nil || directory.LevelRank(e.GetLevel()) > directory.LevelRank(top.GetLevel())) {
+			top = e
+		}
+	}
+	if top == nil {
+		return conv.Reply{}, false, nil
+	}
+	next := t.nextLevel(appID, top.GetLevel())
+	if len(next) == 0 {
+		// Above what they hold is only admin, which is never a default: what they hold
+		// is the answer (an offer to extend it).
+		d.EntitlementID = top.GetId()
+		r, err := t.checkAndPropose()
+		return r, true, err
+	}
+	pick := pickAmong(next, t.s.Tools().Index())
+	if pick == nil {
+		cands := make([]cand, 0, len(next))
+		for _, e := range next {
+			cands = append(cands, cand{ent: e})
+		}
+		r, err := t.ask(cands, fmt.Sprintf("You already have %s. Which of these do you need on top of it?", t.label(top.GetId())))
+		return r, true, err
+	}
+	r, err := t.chosen(&cand{ent: pick}, fmt.Sprintf("It's the next level above the %s access you hold in %s", top.GetLevel(), t.appName(appID)))
+	return r, true, err
+}
+
+// pickAmong chooses among entitlements of one level without a task to go by: the one
+// named like the level ("write"), else the app's plain one, else the only one.
+func pickAmong(es []*igav1.Entitlement, ix *tools.Index) *igav1.Entitlement {
+	if len(es) == 1 {
+		return es[0]
+	}
+	for _, e := range es {
+		if strings.EqualFold(e.GetName(), e.GetLevel()) {
+			return e
+		}
+	}
+	if len(es) > 0 {
+		if p, ok := ix.PlainEntitlement(es[0].GetAppId()); ok {
+			for _, e := range es {
+				if e.GetId() == p.Entitlement.GetId() {
+					return e
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (t *turn) propose() (conv.Reply, error) { return t.proposeWhy("") }

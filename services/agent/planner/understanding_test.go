@@ -146,3 +146,33 @@ func TestRemovalsAreRelinquishes(t *testing.T) {
 		}},
 	})
 }
+
+// Access already held in the app: more than asked is said so, less makes the ask an
+// upgrade (proposed, noting what is held), the same is offered an extension.
+func TestAlreadyHeldOffersUpgradeNotJustExtension(t *testing.T) {
+	runDemo(t, []demoCase{
+		{name: "holds write, asks read", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "I need github read", kind: conv.ReplyInfo, contains: []string{"You already have GitHub write (write)", "more than GitHub read (read)"}},
+		}},
+		{name: "holds read, asks write", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "I need github write", kind: conv.ReplyProposal, ent: "github:write", contains: []string{"You hold GitHub read (read)", "this would add write"}},
+			{text: "yes", kind: conv.ReplySubmitted, ent: "github:write"},
+		}, submitted: "github:write"},
+		{name: "holds read, names the app only", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "I need github", kind: conv.ReplyProposal, ent: "github:write", contains: []string{"next level above the read access you hold"}},
+		}},
+		{name: "holds the same", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
+			{text: "I need github read", kind: conv.ReplyQuestion, ent: "github:read", contains: []string{"extend it", "If you need more than read"}},
+		}},
+		{name: "holds write, names the app only: nothing above but admin", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "I need github", kind: conv.ReplyQuestion, ent: "github:write", contains: []string{"extend it"}},
+		}},
+		// A specialised entitlement is not covered by holding more of the app.
+		{name: "specialised read", person: sam, held: map[string]string{"datadog:standard": ""}, steps: []demoStep{
+			{text: "I need datadog sensitive logs", kind: conv.ReplyProposal, ent: "datadog:sensitive-logs"},
+		}},
+		{name: "for a report", person: priya, held: map[string]string{"github:write": sam}, steps: []demoStep{
+			{text: "my report sam needs github read", kind: conv.ReplyInfo, contains: []string{"sam.patel@acme.example already has GitHub write (write)"}},
+		}},
+	})
+}
