@@ -95,6 +95,15 @@ func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Repl
 		}
 		return conv.Reply{Kind: conv.ReplyInfo, Text: injectionText}, nil
 	}
+	if u.BadDuration != "" && st.Pending != nil && !t.namesOtherEntitlement(text, u) {
+		if d := st.Draft; st.Pending.Kind == conv.PendingConfirm && d != nil && d.EntitlementID != "" && d.Action != conv.ActionRelinquish {
+			// The proposal stands as it was (its buttons too); the duration is asked for.
+			q := fmt.Sprintf("I can't use %q as a duration: it must be more than zero. How long do you need %s? For example \"for 3 days\".",
+				u.BadDuration, t.label(d.EntitlementID))
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: q, Options: st.Pending.Options, EntitlementID: d.EntitlementID}, nil
+		}
+		return t.reask(fmt.Sprintf("I can't use %q as a duration: it must be more than zero. ", u.BadDuration)), nil
+	}
 	if st.Pending != nil {
 		return t.answer(text, u, false)
 	}
@@ -636,7 +645,9 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		query = strings.Replace(strings.ToLower(query), u.DurationText, " ", 1)
 	}
 	if u.TicketRef != "" {
-		query = strings.ReplaceAll(query, strings.ToLower(u.TicketRef), " ")
+		// "it's for ticket ENG-1234": the reference and the word naming it are the
+		// justification, not words of the ask ("ticket" would name Jira and Zendesk).
+		query = ticketPhrase(u.TicketRef).ReplaceAllString(query, " ")
 	}
 	who := FindBeneficiary(text, t.me.GetEmail(), snap, t.s.Tools().Index())
 	if who.Explicit && who.Email == "" {
@@ -755,6 +766,13 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		}
 	}
 	return t.resolveInApp(appID, hits, u)
+}
+
+// ticketPhrase matches a ticket reference with the words that introduce it: "for ticket
+// ENG-1234", "the incident is INC-7", "jira #ENG-9", "ENG-1234 ticket", lower-cased.
+func ticketPhrase(ref string) *regexp.Regexp {
+	r := regexp.QuoteMeta(strings.ToLower(ref))
+	return regexp.MustCompile(`(?:\b(?:for|re|per|see|under|on|in|about)\s+)?(?:\b(?:the|a|my|our|this)\s+)?(?:\b(?:tickets?|issues?|cases?|incidents?|change(?: request)?|cr|jira|bugs?|requests?)\s*(?:is|=|:|#|no\.?|number|id)?\s*)?#?\b` + r + `\b(?:\s+(?:ticket|issue|case|incident))?`)
 }
 
 // matchesContent reports whether any hit matched a word of the message other than a
@@ -1463,6 +1481,14 @@ func (t *turn) proposeWhy(why string) (conv.Reply, error) {
 			return t.askWhy(what, d.JustificationGiven)
 		}
 	}
+	if t.u != nil && t.u.BadDuration != "" && d.DurationAsked == 0 && d.Action != conv.ActionRelinquish {
+		// "for -3 days": ask how long rather than take it as 3 days, or quietly default.
+		q := fmt.Sprintf("I can't use %q as a duration: it must be more than zero. How long do you need %s? For example \"for 3 days\".",
+			t.u.BadDuration, t.label(d.EntitlementID))
+		opts := []conv.Option{{Label: "Use the default (" + Human(p.Request.GetDuration().AsDuration()) + ")", Value: "yes"}, {Label: "Cancel", Value: "no"}}
+		t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: opts}
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: q, Options: opts, EntitlementID: d.EntitlementID}, nil
+	}
 	if p.PolicyErr == nil && dec.GetEffect() == igav1.Effect_EFFECT_DENY {
 		t.st.Reset()
 		text := fmt.Sprintf("Policy doesn't allow %s for %s: %s", t.label(d.EntitlementID), t.whom(d), strings.TrimSuffix(dec.GetReason(), "."))
@@ -1484,6 +1510,10 @@ func (t *turn) proposeWhy(why string) (conv.Reply, error) {
 		fmt.Fprintf(&b, " (you asked for %s; that's the most allowed)", Human(d.DurationAsked))
 	case p.Capped:
 		b.WriteString(" (the most allowed)")
+	case t.u != nil && d.DurationAsked == t.u.Duration && sprintRe.MatchString(strings.ToLower(t.u.DurationText)):
+		b.WriteString(" (I don't know your sprint calendar, so I took a sprint as 2 weeks — say how long if yours is different)")
+	case t.u != nil && d.DurationAsked == t.u.Duration && businessRe.MatchString(strings.ToLower(t.u.DurationText)):
+		fmt.Fprintf(&b, " (%s, skipping Saturday and Sunday)", t.u.DurationText)
 	}
 	b.WriteString(". ")
 	if why == "" && d.JustificationGiven {

@@ -23,6 +23,9 @@ type Understanding struct {
 	Duration time.Duration
 	// DurationText is the phrase the duration came from.
 	DurationText string
+	// BadDuration is a duration of zero or less the user gave ("for -3 days"): it is
+	// asked again, never taken as a positive one.
+	BadDuration string
 	// Forever is set when the user asked for permanent access.
 	Forever   bool
 	TicketRef string
@@ -44,12 +47,15 @@ type Understanding struct {
 }
 
 var (
-	ticketRe   = regexp.MustCompile(`\b([A-Z][A-Z0-9]{1,9}-\d{1,7})\b`)
-	numUnitRe  = regexp.MustCompile(`\b(\d{1,4}|an?|another|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(?:more\s+|extra\s+|additional\s+)?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|months?|mos?|business days?|working days?)\b`)
+	ticketRe  = regexp.MustCompile(`\b([A-Z][A-Z0-9]{1,9}-\d{1,7})\b`)
+	numUnitRe = regexp.MustCompile(`\b(\d{1,4}|an?|another|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|ninety|couple(?: of)?|few|half an?)\s*(?:more\s+|extra\s+|additional\s+)?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|mos?|business days?|working days?|work days?|weekdays?)\b`)
+	// badDurRe: a duration of zero or less ("for -3 days", "minus 2 weeks", "0 days").
+	badDurRe   = regexp.MustCompile(`(?:(?:^|[^a-z0-9-])(?:-|−|minus\s+|negative\s+)\s*\d+(?:\.\d+)?|\b0+)\s*(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?|w|fortnights?|months?|business days?|working days?)\b`)
 	untilDayRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|to|by|before|up to)\s+(?:end of\s+|the end of\s+)?(?:this\s+|next\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\b`)
 	eodRe      = regexp.MustCompile(`\b(?:(?:until|till|til|to|through|by)\s+(?:the\s+)?)?(?:end of (?:the )?(?:day|today|business|work ?day)|eod|cob|close of business|tonight)\b`)
 	weekRe     = regexp.MustCompile(`\b(?:this week|(?:until|till|til|to|by)\s+(?:the\s+)?end of (?:the|this) week|eow|rest of the week)\b`)
 	tomorrowRe = regexp.MustCompile(`\b(?:until|till|til|through|thru|by)\s+tomorrow\b|\bfor tomorrow\b`)
+	businessRe = regexp.MustCompile(`\b(?:business|working|work) days?\b|\bweekdays?\b`)
 	sprintRe   = regexp.MustCompile(`\b(?:for|during|through|until the end of) (?:the|this|a|one|our)(?: current)? sprint\b`)
 	foreverRe  = regexp.MustCompile(`\b(?:permanent(?:ly)?|forever|indefinite(?:ly)?|for good|no expiry|never expires?|always)\b`)
 	aWeekRe    = regexp.MustCompile(`\bfor (?:the|a) week\b|\bweek-long\b`)
@@ -101,10 +107,30 @@ func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duratio
 			}
 		}
 		unit := m[2]
+		if badDurRe.MatchString(t) {
+			return 0, "", false // "-3 days" is no 3 days
+		}
 		var u time.Duration
 		switch {
-		case strings.HasPrefix(unit, "business") || strings.HasPrefix(unit, "working"):
-			u = 24 * time.Hour
+		case strings.HasPrefix(unit, "business") || strings.HasPrefix(unit, "work") || strings.HasPrefix(unit, "weekday"):
+			if n == -1 {
+				return 12 * time.Hour, m[0], true
+			}
+			if n <= 0 || n > 366 {
+				return 0, "", false
+			}
+			// Business days skip Saturday and Sunday where the person is: n of them from
+			// now end at this time of day on the n-th weekday after today.
+			end := local
+			for k := 0; k < n; {
+				end = end.AddDate(0, 0, 1)
+				if wd := end.Weekday(); wd != time.Saturday && wd != time.Sunday {
+					k++
+				}
+			}
+			return until(end), m[0], true
+		case strings.HasPrefix(unit, "fortnight"):
+			u = 14 * 24 * time.Hour
 		case unit == "s" || strings.HasPrefix(unit, "sec"):
 			u = time.Second
 		case unit == "m" || strings.HasPrefix(unit, "min"):
@@ -135,7 +161,10 @@ words:
 		wd := weekdays[m[1]]
 		days := (int(wd) - int(local.Weekday()) + 7) % 7
 		if strings.Contains(m[0], "next ") {
-			days += 7
+			// "next Tuesday" is the Tuesday of next week (weeks start on Monday): said on
+			// a Wednesday, the coming Tuesday, six days on, not thirteen.
+			toMonday := 8 - isoWeekday(local.Weekday())
+			days = toMonday + isoWeekday(wd) - 1
 		}
 		return until(endOfDay(local.AddDate(0, 0, days))), m[0], true
 	}
@@ -168,6 +197,14 @@ words:
 		return until(endOfDay(local)), m, true
 	}
 	return 0, "", false
+}
+
+// isoWeekday numbers Monday 1 to Sunday 7.
+func isoWeekday(d time.Weekday) int {
+	if d == time.Sunday {
+		return 7
+	}
+	return int(d)
 }
 
 // levelPhrases map task words to the privilege they need. Longer phrases are tried first
@@ -310,6 +347,9 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 	u.Emergency = emergencyRe.MatchString(t)
 	u.Forever = foreverRe.MatchString(t)
 	u.Duration, u.DurationText, _ = ParseDuration(text, now, loc)
+	if m := badDurRe.FindString(t); m != "" && u.Duration == 0 {
+		u.BadDuration = strings.TrimSpace(m)
+	}
 	u.Level, u.LevelWord = matchLevels(t)
 	if m := decideRe.FindStringSubmatch(strings.TrimSpace(text)); m != nil && strings.ContainsAny(m[2], "-0123456789") {
 		u.Decide, u.DecideID, u.DecideReason = "deny", m[2], strings.TrimSpace(m[3])

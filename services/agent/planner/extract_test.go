@@ -35,7 +35,18 @@ func TestParseDuration(t *testing.T) {
 		{"this week", sat, 38 * time.Hour},               // at the weekend: to Mon 00:00
 		{"for the sprint", wed, 14 * 24 * time.Hour},
 		{"until tomorrow", wed, 38 * time.Hour},
-		{"until next monday", wed, (5*24 + 14 + 7*24) * time.Hour},
+		{"until next monday", wed, (5*24 + 14) * time.Hour}, // Monday of next week: to Tue 00:00
+		{"until next tuesday", wed, (6*24 + 14) * time.Hour},  // the coming Tuesday, not 13 days on
+		{"until next thursday", wed, (8*24 + 14) * time.Hour}, // "next" is next week's, not tomorrow
+		{"until thursday", wed, 38 * time.Hour},
+		{"for a fortnight", wed, 14 * 24 * time.Hour},
+		{"for two fortnights", wed, 28 * 24 * time.Hour},
+		{"for 3 business days", wed, 5 * 24 * time.Hour}, // Thu, Fri, Mon: Mon 10:00
+		{"for 3 business days", sat, 4 * 24 * time.Hour}, // Mon, Tue, Wed: Wed 10:00
+		{"2 working days", wed, 2 * 24 * time.Hour},
+		{"for -3 days", wed, 0},
+		{"for minus 2 weeks", wed, 0},
+		{"for 0 days", wed, 0},
 		{"I need to look at the dashboards", wed, 0},
 		{"INC-1234 is on fire", wed, 0},
 	}
@@ -43,6 +54,32 @@ func TestParseDuration(t *testing.T) {
 		got, _, _ := ParseDuration(c.text, c.now, time.UTC)
 		if got != c.want {
 			t.Errorf("ParseDuration(%q) = %s, want %s", c.text, got, c.want)
+		}
+	}
+}
+
+// Business days skip the weekend where the person is: late on a Friday in Los Angeles is
+// already Saturday in UTC.
+func TestBusinessDaysInTheirTimeZone(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	friNight := time.Date(2026, 12, 5, 7, 30, 0, 0, time.UTC) // Fri 4 Dec 23:30 in LA
+	if got, _, _ := ParseDuration("for 1 business day", friNight, la); got != 72*time.Hour {
+		t.Errorf("in LA: %s, want 72h (to Monday 23:30)", got)
+	}
+	if got, _, _ := ParseDuration("for 1 business day", friNight, time.UTC); got != 48*time.Hour {
+		t.Errorf("in UTC: %s, want 48h (Saturday to Monday)", got)
+	}
+}
+
+// A duration of zero or less is kept aside to be asked again, never read as positive.
+func TestBadDuration(t *testing.T) {
+	for text, want := range map[string]string{"github read for -3 days": "-3 days", "for minus 2 weeks": "minus 2 weeks",
+		"for 0 days please": "0 days", "for 3 days": "", "aws-prod for 10 days": "", "k8s-3 days": ""} {
+		if u := Understand(text, now, time.UTC); u.BadDuration != want {
+			t.Errorf("Understand(%q).BadDuration = %q, want %q", text, u.BadDuration, want)
 		}
 	}
 }

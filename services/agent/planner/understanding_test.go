@@ -176,3 +176,45 @@ func TestAlreadyHeldOffersUpgradeNotJustExtension(t *testing.T) {
 		}},
 	})
 }
+
+// Durations as people say them: a fortnight, business days, next Tuesday, the sprint
+// (assumed two weeks, said so), a negative one (asked again), a ticket beside one.
+func TestDurationsAsPeopleSayThem(t *testing.T) {
+	runDemo(t, []demoCase{
+		{name: "fortnight", person: sam, steps: []demoStep{
+			{text: "github read for a fortnight", kind: conv.ReplyProposal, ent: "github:read", dur: 14 * 24 * time.Hour},
+		}},
+		// Sam is in Los Angeles: Wed 02:00 there, three business days end Mon 02:00.
+		{name: "business days", person: sam, steps: []demoStep{
+			{text: "github read for 3 business days", kind: conv.ReplyProposal, ent: "github:read", dur: 5 * 24 * time.Hour,
+				contains: []string{"3 business days, skipping Saturday and Sunday"}},
+		}},
+		{name: "next tuesday on a wednesday", person: sam, steps: []demoStep{
+			{text: "github read until next tuesday", kind: conv.ReplyProposal, ent: "github:read", dur: (6*24 + 22) * time.Hour},
+		}},
+		{name: "sprint assumed and said", person: sam, steps: []demoStep{
+			{text: "github read for the sprint", kind: conv.ReplyProposal, ent: "github:read", dur: 14 * 24 * time.Hour,
+				contains: []string{"took a sprint as 2 weeks"}},
+		}},
+		{name: "negative is asked again", person: sam, steps: []demoStep{
+			{text: "github read for -3 days", kind: conv.ReplyQuestion, ent: "github:read", contains: []string{`"-3 days"`, "more than zero", "Use the default (30 days)"}},
+			{text: "make it -1 days", kind: conv.ReplyQuestion, contains: []string{`"-1 days"`}},
+			{text: "4 days", kind: conv.ReplyProposal, ent: "github:read", dur: 4 * 24 * time.Hour},
+			{text: "yes", kind: conv.ReplySubmitted, ent: "github:read", dur: 4 * 24 * time.Hour},
+		}, submitted: "github:read"},
+		{name: "negative then the default", person: sam, steps: []demoStep{
+			{text: "github read for -3 days", kind: conv.ReplyQuestion},
+			{option: "yes", kind: conv.ReplySubmitted, ent: "github:read", dur: 30 * 24 * time.Hour},
+		}, submitted: "github:read"},
+		{name: "negative on a proposal", person: sam, steps: []demoStep{
+			{text: "github read", kind: conv.ReplyProposal, ent: "github:read"},
+			{text: "make it -2 days", kind: conv.ReplyQuestion, ent: "github:read", contains: []string{`"-2 days"`, "more than zero", "How long"}},
+			{text: "3 days", kind: conv.ReplyProposal, ent: "github:read", dur: 3 * 24 * time.Hour},
+		}},
+		// "ticket" names Jira and Zendesk, but beside a reference it is the reason.
+		{name: "ticket reference", person: sam, steps: []demoStep{
+			{text: "github read for 2 weeks, it's for ticket ENG-1234", kind: conv.ReplyProposal, ent: "github:read", dur: 14 * 24 * time.Hour},
+			{text: "yes", kind: conv.ReplySubmitted},
+		}, submitted: "github:read"},
+	})
+}
