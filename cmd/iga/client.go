@@ -50,13 +50,18 @@ func (g *globals) explain(err error) error {
 
 // unary dials the stack, makes one call with a time limit, and explains its error.
 func unary[Resp any](g *globals, call func(ctx context.Context, conn *grpc.ClientConn) (Resp, error)) (Resp, error) {
+	return unaryWithin(g, 30*time.Second, call)
+}
+
+// unaryWithin is unary with a time limit of its own, for calls that take longer.
+func unaryWithin[Resp any](g *globals, limit time.Duration, call func(ctx context.Context, conn *grpc.ClientConn) (Resp, error)) (Resp, error) {
 	var zero Resp
 	conn, err := g.dial()
 	if err != nil {
 		return zero, err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	resp, err := call(ctx, conn)
 	if err != nil {

@@ -35,6 +35,7 @@ import (
 	"github.com/agentic-iga/iga/services/expiry/expiry"
 	"github.com/agentic-iga/iga/services/intake/intake"
 	"github.com/agentic-iga/iga/services/policy/policy"
+	"github.com/agentic-iga/iga/services/policy/workbench"
 	"github.com/agentic-iga/iga/services/provisioner/provisioner"
 )
 
@@ -253,7 +254,7 @@ func startDev(ctx context.Context, c devConfig, out io.Writer) (_ *devStack, err
 			if err := configure(cfg.Flags, map[string]string{"policy-file": policyFile}); err != nil {
 				return nil, err
 			}
-			return policy.New(env, cfg)
+			return workbench.NewPolicyService(env, cfg)
 		}},
 		{"provisioner", func(env svc.Env) (svc.Component, error) {
 			var cfg provisioner.Config

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"math"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,14 +16,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/agentic-iga/iga/pkg/bus"
 	"github.com/agentic-iga/iga/pkg/directory"
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/policy/engine"
 	"github.com/agentic-iga/iga/services/policy/policy"
 	"github.com/agentic-iga/iga/services/policy/policytest"
-	"github.com/agentic-iga/iga/services/policy/simulate"
+	"github.com/agentic-iga/iga/services/policy/workbench"
 )
 
 // errTestsFailed makes `iga policy test` exit non-zero after printing its report.
@@ -31,10 +32,11 @@ var errTestsFailed = errors.New("policy tests failed")
 func newPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Test and simulate access policies offline",
+		Short: "Show, explain, test and simulate access policies",
 		Long: `Policies are YAML rules with CEL conditions (see deploy/demo/policy.yaml for the
-language and how rules combine). 'iga policy test' runs policy unit tests written in YAML;
-'iga policy simulate' replays past requests against a changed policy.`,
+language and how rules combine). 'iga policy test' runs policy unit tests written in YAML
+(offline, or on the server with --remote); 'iga policy simulate' has the server replay
+past requests against a changed policy.`,
 	}
 	cmd.AddCommand(newPolicyShowCmd(g), newPolicyExplainCmd(g), newPolicyTestCmd(g), newPolicySimulateCmd(g))
 	return cmd
@@ -154,15 +156,31 @@ func writeExplanation(w io.Writer, d *igav1.PolicyDecision) {
 
 func newPolicyTestCmd(g *globals) *cobra.Command {
 	var policyFile, dataDir string
-	var verbose bool
+	var verbose, remote bool
 	cmd := &cobra.Command{
 		Use:   "test FILE",
 		Short: "Run policy tests written in YAML; exits non-zero when one fails",
+		Long: `Runs the test cases in FILE and exits non-zero when one fails: CI for policy admins.
+By default it runs offline, against the policy and directory data the file names (or
+--policy and --data); nothing needs to be running. With --remote the server (--addr) runs
+them, with its own directory, against the policy in force, or against --policy: a
+candidate sent along.`,
 		Example: `  iga policy test deploy/demo/policy_test.yaml
-  iga policy test deploy/demo/policy_test.yaml --policy new-policy.yaml`,
+  iga policy test deploy/demo/policy_test.yaml --policy new-policy.yaml
+  iga policy test deploy/demo/policy_test.yaml --remote
+  iga policy test deploy/demo/policy_test.yaml --remote --policy new-policy.yaml --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := policytest.RunFile(args[0], policyFile, dataDir)
+			var rep *policytest.Report
+			var err error
+			if remote {
+				if dataDir != "" {
+					return errors.New("--data is for offline tests; with --remote the server tests against its own directory")
+				}
+				rep, err = runRemoteTests(g, args[0], policyFile)
+			} else {
+				rep, err = policytest.RunFile(args[0], policyFile, dataDir)
+			}
 			if err != nil {
 				return err
 			}
@@ -179,10 +197,52 @@ func newPolicyTestCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file to test (default: the test file's 'policy')")
+	cmd.Flags().StringVar(&policyFile, "policy", "", "policy file to test (default: the test file's 'policy'; with --remote, the policy in force)")
 	cmd.Flags().StringVar(&dataDir, "data", "", "folder with people.yaml and catalog.yaml (default: the test file's 'data', else its folder)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list passing tests too")
+	cmd.Flags().BoolVar(&remote, "remote", false, "run the tests on the server (--addr), with its directory")
 	return cmd
+}
+
+// runRemoteTests has the policy server run the tests in testsFile, against policyFile or
+// the policy in force, and reads the answer as the report an offline run gives.
+func runRemoteTests(g *globals, testsFile, policyFile string) (*policytest.Report, error) {
+	tests, err := readInput(testsFile)
+	if err != nil {
+		return nil, err
+	}
+	req := &igav1.TestPolicyRequest{TestsYaml: tests, TestsName: testsFile}
+	if policyFile != "" {
+		if req.PolicyYaml, err = readInput(policyFile); err != nil {
+			return nil, err
+		}
+		req.PolicyName = policyFile
+	}
+	resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.TestPolicyResponse, error) {
+		return igav1.NewPolicyAdminServiceClient(conn).TestPolicy(ctx, req)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &policytest.Report{Tests: resp.GetTests(), Policy: resp.GetPolicy(), PolicyVersion: resp.GetPolicyVersion(), Warnings: resp.GetWarnings()}
+	for _, r := range resp.GetResults() {
+		rep.Results = append(rep.Results, policytest.Result{Case: policytest.Case{Name: r.GetName(), Line: int(r.GetLine())},
+			Passed: r.GetPassed(), Failures: r.GetFailures(), Decision: r.GetDecision()})
+	}
+	return rep, nil
+}
+
+// readInput reads a file to send to the server, refusing one the server would refuse.
+func readInput(path string) (string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if info.Size() > workbench.MaxInput {
+		return "", fmt.Errorf("%s is %d bytes; the server accepts at most %d (1 MiB)", path, info.Size(), workbench.MaxInput)
+	}
+	data, err := os.ReadFile(path)
+	return string(data), err
 }
 
 // writeTestJSON writes the report as one JSON document; decisions are protobuf JSON.
@@ -219,121 +279,101 @@ func writeTestJSON(w io.Writer, rep *policytest.Report) error {
 }
 
 func newPolicySimulateCmd(g *globals) *cobra.Command {
-	var newFile, currentFile, dataDir string
+	var newFile, since string
+	var limit int
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "simulate --policy NEW.yaml",
 		Short: "Replay past requests against a changed policy and report which outcomes flip",
-		Long: `Reads every RequestSubmitted event from the event history (stream IGA_EVENTS on
---nats-url), decides each request with the new policy at the time it was made, and compares
-with the decision of record (or, for a request without one, the current policy's). Access
-held is read from the grants ledger as it is now.`,
+		Long: `Sends the changed policy to the policy server (--addr), which replays the requests of
+its event history against it: each is decided with the new policy as of when it was made
+and compared with its decision of record (or, for a request without one, the policy in
+force's). Access held is read from the grants ledger as it is now. The newest --limit
+requests (1000 by default, at most 10000) are replayed, from --since on. --json prints the
+server's whole answer, other changes included.`,
 		Example: `  iga policy simulate --policy new-policy.yaml
-  iga policy simulate --policy new-policy.yaml --nats-url nats://127.0.0.1:4333 --all`,
+  iga policy simulate --policy new-policy.yaml --since 7d --all
+  iga policy simulate --policy new-policy.yaml --addr iga.example.com:7000 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if newFile == "" {
 				return errors.New("give the changed policy with --policy FILE")
 			}
-			after, err := engine.Load(newFile)
+			if limit < 0 {
+				return fmt.Errorf("--limit %d: give how many of the newest requests to replay", limit)
+			}
+			req := &igav1.SimulatePolicyRequest{PolicyName: newFile, Limit: int32(min(limit, math.MaxInt32))}
+			var err error
+			if req.PolicyYaml, err = readInput(newFile); err != nil {
+				return err
+			}
+			if since != "" {
+				t, err := parseSince(since, time.Now())
+				if err != nil {
+					return err
+				}
+				req.Since = timestamppb.New(t)
+			}
+			// A replay reads the whole window of history: give it longer than other calls,
+			// and room for a long answer.
+			resp, err := unaryWithin(g, 2*time.Minute, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.SimulatePolicyResponse, error) {
+				return igav1.NewPolicyAdminServiceClient(conn).SimulatePolicy(ctx, req, grpc.MaxCallRecvMsgSize(64<<20))
+			})
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			rep, err := runSimulation(ctx, g.natsURL, after, currentFile, dataDir)
-			if err != nil {
-				return err
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			writeSimulation(cmd.OutOrStdout(), rep, after, all)
+			writeSimulation(cmd.OutOrStdout(), resp, all)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&newFile, "policy", "", "the changed policy file")
-	cmd.Flags().StringVar(&currentFile, "current", "deploy/demo/policy.yaml", "policy for requests without a recorded decision")
-	cmd.Flags().StringVar(&dataDir, "data", "", "folder with people.yaml and catalog.yaml (default: the directory on the bus)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "replay at most the newest N requests (0: the server's default, 1000)")
+	cmd.Flags().StringVar(&since, "since", "", "only requests made since then: a date (2026-11-01), a time (RFC 3339) or a span back (7d, 12h)")
 	cmd.Flags().BoolVar(&all, "all", false, "also list requests whose approvals or limits change without flipping")
 	return cmd
 }
 
-func runSimulation(ctx context.Context, natsURL string, after *engine.Policy, currentFile, dataDir string) (*simulate.Report, error) {
-	b, err := bus.Connect(ctx, bus.Config{URL: natsURL, Name: "iga/cli", Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, err
+// parseSince reads --since: a span back from now ("7d"), a date or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
 	}
-	defer func() { _ = b.Close() }()
-	var snap *directory.Snapshot
-	if dataDir != "" {
-		if snap, err = directory.LoadDir(dataDir); err != nil {
-			return nil, err
-		}
-	} else {
-		kv, err := b.KV(ctx, bus.BucketDirectory)
-		if err != nil {
-			return nil, err
-		}
-		dir, err := directory.Watch(ctx, kv, slog.New(slog.DiscardHandler))
-		if err != nil {
-			return nil, err
-		}
-		snap = dir.Snapshot()
+	if t, err := time.ParseInLocation(time.DateOnly, s, time.Local); err == nil {
+		return t, nil
 	}
-	reqs, err := simulate.ReadSubmitted(ctx, b.JetStream())
-	if err != nil {
-		return nil, err
+	if d, err := directory.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(-d), nil
 	}
-	held, err := simulate.Held(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	decisions, err := bus.OpenStore(ctx, b, bus.BucketDecisions, func() *igav1.PolicyDecision { return &igav1.PolicyDecision{} })
-	if err != nil {
-		return nil, err
-	}
-	var current *engine.Policy
-	before := func(ar *igav1.AccessRequest) (*igav1.PolicyDecision, error) {
-		d, _, err := decisions.Get(ctx, ar.GetId())
-		if err == nil {
-			return d, nil
-		}
-		if !errors.Is(err, bus.ErrNotFound) {
-			return nil, err
-		}
-		if current == nil {
-			if current, err = engine.Load(currentFile); err != nil {
-				return nil, fmt.Errorf("no recorded decision, and the current policy does not load: %w", err)
-			}
-		}
-		person := ar.GetBeneficiaryEmail()
-		if person == "" {
-			person = ar.GetRequesterEmail()
-		}
-		return policy.Decide(current, snap, ar, held(person), nil, ar.GetCreatedAt().AsTime())
-	}
-	return simulate.Replay(reqs, simulate.Inputs{Before: before, After: after, Snap: snap, Held: held}), nil
+	return time.Time{}, fmt.Errorf("--since %q: write a span back (7d, 12h), a date (2026-11-01) or a time (2026-11-01T09:00:00Z)", s)
 }
 
-func writeSimulation(w io.Writer, rep *simulate.Report, after *engine.Policy, all bool) {
+func writeSimulation(w io.Writer, rep *igav1.SimulatePolicyResponse, all bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REQUEST\tFOR\tENTITLEMENT\tCHANGE\tWHY (NEW POLICY)")
 	shown := 0
-	for _, c := range rep.Changes {
-		if !c.Flipped && !all {
+	for _, c := range rep.GetChanges() {
+		if !c.GetFlipped() && !all {
 			continue
 		}
 		shown++
-		who := c.Request.GetBeneficiaryEmail()
-		if who == "" {
-			who = c.Request.GetRequesterEmail()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Request.GetId(), who, c.Request.GetEntitlementId(), c.What, c.After.GetReason())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.GetRequestId(), c.GetBeneficiaryEmail(), c.GetEntitlementId(), c.GetChange(), c.GetAfter().GetReason())
 	}
 	if shown > 0 {
 		_ = tw.Flush()
 	}
-	for _, s := range rep.Skipped {
+	for _, s := range rep.GetSkipped() {
 		fmt.Fprintf(w, "skipped %s\n", s)
 	}
+	other := len(rep.GetChanges()) - int(rep.GetFlips())
 	fmt.Fprintf(w, "%d requests replayed against %s (%s): %d flip, %d other changes, %d skipped\n",
-		rep.Requests, after.Name, after.Version, rep.Flips(), len(rep.Changes)-rep.Flips(), len(rep.Skipped))
+		rep.GetRequests(), rep.GetPolicy(), rep.GetPolicyVersion(), rep.GetFlips(), other, len(rep.GetSkipped()))
+	if other > 0 && !all {
+		fmt.Fprintln(w, "(--all lists the other changes too)")
+	}
+	if rep.GetTruncated() {
+		fmt.Fprintf(w, "Only the newest %d requests were replayed; older ones exist (raise --limit or narrow with --since).\n", rep.GetRequests())
+	}
 }

@@ -8,9 +8,8 @@ import (
 
 // globals are the flags every verb shares.
 type globals struct {
-	addr    string
-	natsURL string
-	json    bool
+	addr string
+	json bool
 }
 
 func envOr(key, def string) string {
@@ -34,7 +33,6 @@ Start everything on this machine with 'iga dev' (or 'make run'), then talk to it
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.addr, "addr", envOr("IGA_ADDR", "127.0.0.1:7000"), "gRPC address of the iga services (env IGA_ADDR)")
-	root.PersistentFlags().StringVar(&g.natsURL, "nats-url", envOr("IGA_NATS_URL", "nats://127.0.0.1:4333"), "NATS URL, for verbs that read the bus directly (env IGA_NATS_URL)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print machine-readable JSON")
 	root.AddCommand(
 		newChatCmd(g),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentic-iga/iga/pkg/svc"
 	"github.com/agentic-iga/iga/services/policy/policy"
+	"github.com/agentic-iga/iga/services/policy/workbench"
 )
 
 func main() {
@@ -23,7 +24,7 @@ func main() {
 		os.Exit(2)
 	}
 	err := svc.Run("policy", base, func(_ context.Context, env svc.Env) (svc.Component, error) {
-		return policy.New(env, cfg)
+		return workbench.NewPolicyService(env, cfg)
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "policy:", err)

@@ -51,7 +51,22 @@ func (g *server) status(err error, requestID string) error {
 // adminServer answers operators.
 type adminServer struct {
 	igav1.UnimplementedPolicyAdminServiceServer
-	s *Service
+	s         *Service
+	workbench Workbench
+}
+
+func (a *adminServer) TestPolicy(ctx context.Context, in *igav1.TestPolicyRequest) (*igav1.TestPolicyResponse, error) {
+	if a.workbench == nil {
+		return nil, status.Error(codes.Unimplemented, "this policy server does not run policy tests")
+	}
+	return a.workbench.TestPolicy(ctx, in)
+}
+
+func (a *adminServer) SimulatePolicy(ctx context.Context, in *igav1.SimulatePolicyRequest) (*igav1.SimulatePolicyResponse, error) {
+	if a.workbench == nil {
+		return nil, status.Error(codes.Unimplemented, "this policy server does not run simulations")
+	}
+	return a.workbench.SimulatePolicy(ctx, in)
 }
 
 func (a *adminServer) GetPolicy(context.Context, *igav1.GetPolicyRequest) (*igav1.GetPolicyResponse, error) {

@@ -69,7 +69,21 @@ type Service struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	workbench Workbench
 }
+
+// Workbench runs policy tests and simulations on the server: PolicyAdminService's
+// TestPolicy and SimulatePolicy (package workbench). It builds on packages that build on
+// this one, so it is handed in with UseWorkbench; without one those calls answer
+// Unimplemented.
+type Workbench interface {
+	TestPolicy(context.Context, *igav1.TestPolicyRequest) (*igav1.TestPolicyResponse, error)
+	SimulatePolicy(context.Context, *igav1.SimulatePolicyRequest) (*igav1.SimulatePolicyResponse, error)
+}
+
+// UseWorkbench serves w's TestPolicy and SimulatePolicy. Call it before RegisterGRPC.
+func (s *Service) UseWorkbench(w Workbench) { s.workbench = w }
 
 // Status is what an operator needs to know about the policy in force.
 type Status struct {
@@ -131,7 +145,7 @@ func (s *Service) Policy() *engine.Policy { return s.policy.Load() }
 // RegisterGRPC serves PolicyService and PolicyAdminService.
 func (s *Service) RegisterGRPC(g *grpc.Server) {
 	igav1.RegisterPolicyServiceServer(g, &server{s: s})
-	igav1.RegisterPolicyAdminServiceServer(g, &adminServer{s: s})
+	igav1.RegisterPolicyAdminServiceServer(g, &adminServer{s: s, workbench: s.workbench})
 }
 
 // Start opens the decisions bucket, loads what people hold and wait for, and starts

@@ -82,6 +82,12 @@ func Load(path string) (*Suite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read tests: %w", err)
 	}
+	return Parse(path, data)
+}
+
+// Parse reads a test file's contents as Load does; path names it in errors and results
+// (the policy service runs tests it was sent, not a file of its own).
+func Parse(path string, data []byte) (*Suite, error) {
 	var s Suite
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

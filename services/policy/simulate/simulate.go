@@ -77,7 +77,7 @@ func Replay(reqs []*igav1.AccessRequest, in Inputs) *Report {
 		}
 		var held []string
 		if in.Held != nil {
-			held = in.Held(beneficiary(ar))
+			held = in.Held(Beneficiary(ar))
 		}
 		at := ar.GetCreatedAt().AsTime()
 		if ar.GetCreatedAt() == nil {
@@ -95,7 +95,8 @@ func Replay(reqs []*igav1.AccessRequest, in Inputs) *Report {
 	return rep
 }
 
-func beneficiary(ar *igav1.AccessRequest) string {
+// Beneficiary is who a request's access is for.
+func Beneficiary(ar *igav1.AccessRequest) string {
 	if ar.GetBeneficiaryEmail() != "" {
 		return ar.GetBeneficiaryEmail()
 	}
@@ -133,24 +134,39 @@ func compare(a, b *igav1.PolicyDecision) (string, bool) {
 	return strings.Join(what, "; "), false
 }
 
-// ReadSubmitted reads every RequestSubmitted event from the event stream, oldest first,
-// one per request id.
-func ReadSubmitted(ctx context.Context, js jetstream.JetStream) ([]*igav1.AccessRequest, error) {
-	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectSubmitted}})
+// Window bounds which recorded requests a replay reads.
+type Window struct {
+	// Since skips requests submitted before it (zero: the whole history).
+	Since time.Time
+	// Limit keeps only the newest Limit requests (zero: all of them).
+	Limit int
+}
+
+// ReadSubmitted reads the RequestSubmitted events of the event stream within w, oldest
+// first, one per request id, and reports whether Limit left older ones out. The stream is
+// read from w.Since to its end; only the newest Limit requests are kept in memory.
+func ReadSubmitted(ctx context.Context, js jetstream.JetStream, w Window) ([]*igav1.AccessRequest, bool, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectSubmitted}}
+	if !w.Since.IsZero() {
+		since := w.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
+		return nil, false, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
+		return nil, false, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
 	}
 	remaining := info.NumPending
 	var out []*igav1.AccessRequest
-	seen := map[string]bool{}
+	kept := map[string]bool{}
+	truncated := false
 	for remaining > 0 {
 		batch, err := cons.Fetch(int(min(remaining, 256)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
+			return nil, false, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
 		}
 		got := 0
 		for m := range batch.Messages() {
@@ -159,20 +175,26 @@ func ReadSubmitted(ctx context.Context, js jetstream.JetStream) ([]*igav1.Access
 			if err := bus.Decode(m.Headers(), m.Data(), &ev); err != nil || ev.GetRequest() == nil {
 				continue // not ours to judge; the consumers dead-letter it
 			}
-			if id := ev.GetRequest().GetId(); !seen[id] {
-				seen[id] = true
+			if id := ev.GetRequest().GetId(); !kept[id] {
+				kept[id] = true
 				out = append(out, ev.GetRequest())
+			}
+			if w.Limit > 0 && len(out) > w.Limit {
+				delete(kept, out[0].GetId())
+				out[0] = nil
+				out = out[1:]
+				truncated = true
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
+			return nil, false, fmt.Errorf("read %s: %w", SubjectSubmitted, err)
 		}
 		if got == 0 {
 			break
 		}
 		remaining -= uint64(got)
 	}
-	return out, nil
+	return slices.Clip(out), truncated, nil
 }
 
 // Held reads the grants ledger: who holds what now.

@@ -57,12 +57,12 @@ func TestReplayReportsFlipsWithReasons(t *testing.T) {
 	if _, err := b.Publish(ctx, SubjectSubmitted, &igav1.RequestSubmitted{Request: reqs[0]}, bus.WithID("submitted-again-r1")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadSubmitted(ctx, b.JetStream())
+	got, truncated, err := ReadSubmitted(ctx, b.JetStream(), Window{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 4 {
-		t.Fatalf("read %d requests, want 4", len(got))
+	if len(got) != 4 || truncated {
+		t.Fatalf("read %d requests (truncated %v), want 4", len(got), truncated)
 	}
 	held, err := Held(ctx, b)
 	if err != nil {
@@ -92,5 +92,62 @@ func TestReplayReportsFlipsWithReasons(t *testing.T) {
 	}
 	if rep.Flips() != 2 {
 		t.Fatalf("flips %d", rep.Flips())
+	}
+}
+
+func TestReadSubmittedKeepsTheNewestWithinTheWindow(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.New(t)
+	publish := func(id string) {
+		t.Helper()
+		if _, err := b.Publish(ctx, SubjectSubmitted, &igav1.RequestSubmitted{Request: &igav1.AccessRequest{Id: id}}, bus.WithID("submitted-"+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"r1", "r2", "r3"} {
+		publish(id)
+	}
+	// Since is measured against the events' stored times, so take it from the stream.
+	st, err := b.JetStream().Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := st.GetMsg(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r4", "r5"} {
+		publish(id)
+	}
+	ids := func(reqs []*igav1.AccessRequest) string {
+		var out []string
+		for _, r := range reqs {
+			out = append(out, r.GetId())
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		name      string
+		w         Window
+		want      string
+		truncated bool
+	}{
+		{"everything", Window{}, "r1,r2,r3,r4,r5", false},
+		{"the newest two", Window{Limit: 2}, "r4,r5", true},
+		{"a limit above the count", Window{Limit: 10}, "r1,r2,r3,r4,r5", false},
+		{"since the third", Window{Since: third.Time}, "r3,r4,r5", false},
+		{"since and limit", Window{Since: third.Time, Limit: 1}, "r5", true},
+		{"since the future", Window{Since: time.Now().Add(time.Hour)}, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, truncated, err := ReadSubmitted(ctx, b.JetStream(), tc.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids(got) != tc.want || truncated != tc.truncated {
+				t.Fatalf("read %q (truncated %v), want %q (truncated %v)", ids(got), truncated, tc.want, tc.truncated)
+			}
+		})
 	}
 }
