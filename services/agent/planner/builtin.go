@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -124,6 +125,8 @@ type turn struct {
 	u    *Understanding
 	// query is what the catalog was searched for this turn, if it was.
 	query string
+	// split is set once a message holding two asks was cut to its first.
+	split bool
 }
 
 // understanding reads a message, reusing this turn's reading when it is this message.
@@ -662,6 +665,19 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 		d.Beneficiary = who.Email
 		query = strings.Replace(strings.ToLower(query), strings.ToLower(who.Text), " ", 1)
 	}
+	if otherLanguage(text) {
+		return t.inOtherLanguage(query)
+	}
+	if !t.split {
+		asks := text
+		if u.TicketRef != "" {
+			asks = ticketPhrase(u.TicketRef).ReplaceAllString(asks, " ")
+		}
+		if first, rest, ok := t.twoAsks(asks); ok {
+			t.st.Draft = prev
+			return t.requestFirstOf(first, rest, u)
+		}
+	}
 	if newcomerAsk.MatchString(strings.ToLower(text)) && len(t.s.Tools().Index().AppsNamed(query)) == 0 {
 		if r, ok := t.peerBundle(d.Beneficiary); ok {
 			return r, nil
@@ -772,7 +788,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 // ENG-1234", "the incident is INC-7", "jira #ENG-9", "ENG-1234 ticket", lower-cased.
 func ticketPhrase(ref string) *regexp.Regexp {
 	r := regexp.QuoteMeta(strings.ToLower(ref))
-	return regexp.MustCompile(`(?:\b(?:for|re|per|see|under|on|in|about)\s+)?(?:\b(?:the|a|my|our|this)\s+)?(?:\b(?:tickets?|issues?|cases?|incidents?|change(?: request)?|cr|jira|bugs?|requests?)\s*(?:is|=|:|#|no\.?|number|id)?\s*)?#?\b` + r + `\b(?:\s+(?:ticket|issue|case|incident))?`)
+	return regexp.MustCompile(`(?i)(?:\b(?:for|re|per|see|under|on|in|about)\s+)?(?:\b(?:the|a|my|our|this)\s+)?(?:\b(?:tickets?|issues?|cases?|incidents?|change(?: request)?|cr|jira|bugs?|requests?)\s*(?:is|=|:|#|no\.?|number|id)?\s*)?#?\b` + r + `\b(?:\s+(?:ticket|issue|case|incident))?`)
 }
 
 // matchesContent reports whether any hit matched a word of the message other than a
@@ -1264,13 +1280,36 @@ func article(title string) string {
 	return "a " + title
 }
 
-// ask offers entitlements, least privileged first, noting what peers hold.
+// ask offers entitlements, least privileged first, noting what peers hold. Within a
+// level the app's plain entitlement comes first, then the ones most peers hold, then the
+// best match for the words of the ask: the everyday choice is not buried under a
+// specialised one ("Jira user" before "Jira change-approver").
 func (t *turn) ask(cands []cand, question string) (conv.Reply, error) {
 	peers, n, _ := t.s.PeerAccess(t.ctx, t.st.Draft.Beneficiary)
 	held := map[string]int{}
 	for _, p := range peers {
 		held[p.EntitlementID] = p.Holders
 	}
+	plain := ""
+	if len(cands) > 0 {
+		if p, ok := t.s.Tools().Index().PlainEntitlement(cands[0].ent.GetAppId()); ok {
+			plain = p.Entitlement.GetId()
+		}
+	}
+	cands = slices.Clone(cands)
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if ra, rb := directory.LevelRank(a.ent.GetLevel()), directory.LevelRank(b.ent.GetLevel()); ra != rb {
+			return ra < rb
+		}
+		if pa, pb := a.ent.GetId() == plain, b.ent.GetId() == plain; pa != pb {
+			return pa
+		}
+		if ha, hb := held[a.ent.GetId()], held[b.ent.GetId()]; ha != hb {
+			return ha > hb
+		}
+		return a.score > b.score
+	})
 	var opts []conv.Option
 	var hint []string
 	for _, c := range cands[:min(5, len(cands))] {

@@ -93,7 +93,7 @@ func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duratio
 		}
 		return d
 	}
-	if m := numUnitRe.FindStringSubmatch(t); m != nil {
+	for _, m := range numUnitRe.FindAllStringSubmatch(t, -1) {
 		n, ok := numberWords[m[1]]
 		if !ok {
 			if strings.HasPrefix(m[1], "half") {
@@ -144,9 +144,10 @@ func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duratio
 		case strings.HasPrefix(unit, "mo"):
 			u = 30 * 24 * time.Hour
 		}
-		// Bare single letters ("5 m") only count after a number, not "a m".
+		// Bare single letters ("5 m") only count after a number, not "a m" or the "an"
+		// and "d" of "and": the message may still say a duration further on.
 		if len(unit) == 1 && !unicode.IsDigit(rune(m[1][0])) {
-			goto words
+			continue
 		}
 		if n == -1 {
 			return u / 2, m[0], true
@@ -156,7 +157,6 @@ func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duratio
 		}
 		return time.Duration(n) * u, m[0], true
 	}
-words:
 	if m := untilDayRe.FindStringSubmatch(t); m != nil {
 		wd := weekdays[m[1]]
 		days := (int(wd) - int(local.Weekday()) + 7) % 7

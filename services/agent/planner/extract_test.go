@@ -35,7 +35,7 @@ func TestParseDuration(t *testing.T) {
 		{"this week", sat, 38 * time.Hour},               // at the weekend: to Mon 00:00
 		{"for the sprint", wed, 14 * 24 * time.Hour},
 		{"until tomorrow", wed, 38 * time.Hour},
-		{"until next monday", wed, (5*24 + 14) * time.Hour}, // Monday of next week: to Tue 00:00
+		{"until next monday", wed, (5*24 + 14) * time.Hour},   // Monday of next week: to Tue 00:00
 		{"until next tuesday", wed, (6*24 + 14) * time.Hour},  // the coming Tuesday, not 13 days on
 		{"until next thursday", wed, (8*24 + 14) * time.Hour}, // "next" is next week's, not tomorrow
 		{"until thursday", wed, 38 * time.Hour},
@@ -44,6 +44,7 @@ func TestParseDuration(t *testing.T) {
 		{"for 3 business days", wed, 5 * 24 * time.Hour}, // Thu, Fri, Mon: Mon 10:00
 		{"for 3 business days", sat, 4 * 24 * time.Hour}, // Mon, Tue, Wed: Wed 10:00
 		{"2 working days", wed, 2 * 24 * time.Hour},
+		{"view and edit the dashboards for 3 days", wed, 72 * time.Hour}, // "and" is no "a d"
 		{"for -3 days", wed, 0},
 		{"for minus 2 weeks", wed, 0},
 		{"for 0 days", wed, 0},
