@@ -9,21 +9,29 @@
 //     `when` condition is true. A condition that fails at run time counts as true for a
 //     deny rule and false for any other rule (fail closed).
 //  2. Deny overrides: any matching deny rule, or a separation-of-duties constraint with
-//     effect deny, denies. A matching rule whose justification requirement is not met,
-//     or that needs manager approval for a person without a manager, denies too.
+//     effect deny, denies. A matching rule whose justification requirement is not met
+//     denies too, and so does a manager approval step (of a rule or an SoD constraint) for
+//     a person without a manager, or whose manager is themselves.
 //  3. No matching rule denies, with an explanation (deny by default).
 //  4. Otherwise the effect is require_approval if any matching rule (or SoD constraint)
 //     requires approval, else allow. The approval steps are the union of all their steps,
-//     deduplicated by approver (keeping the earliest stage and the largest quorum) and
-//     renumbered into consecutive stages.
+//     deduplicated by approver (keeping the earliest stage and the largest quorum; `all`
+//     beats any number) and renumbered into consecutive stages.
 //  5. The shortest limit wins: max duration is the smallest of the matching rules'
 //     max_duration, the entitlement's catalog max_duration and the file's defaults; the
 //     default duration is the smallest of the rules' default_duration and the catalog's
-//     default_duration, else the file's default, capped at the max. A request without a duration gets the default; a request
-//     above the max is granted the max and the reason says so.
+//     default_duration, else the file's default, capped at the max. A request without a
+//     duration gets the default; a request above the max is granted the max and the
+//     reason says so.
 //  6. Break-glass: an emergency request with a justification that would otherwise need
 //     approval, from someone the break_glass condition admits, is allowed at once for at
-//     most break_glass.max_duration and flagged for review after the fact. Denials stand.
+//     most break_glass.max_duration and flagged for review after the fact. Denials stand,
+//     and so do the approvals of a separation-of-duties constraint: a request that would
+//     combine conflicting duties keeps its normal approvals even in an emergency.
+//
+// Evaluate then explains a denial (and an approval a shorter request would avoid) by
+// deciding changed requests: a shorter duration, asking for oneself, the emergency path,
+// and the person attributes the rules compare with values (a group, a department).
 package engine
 
 import (
@@ -33,6 +41,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/interpreter"
@@ -52,12 +61,23 @@ type Policy struct {
 	defaultDuration time.Duration
 	maxDuration     time.Duration
 	idx             index
+	// groups are the directory groups approval steps name, for Unknown.
+	groups []groupRef
+}
+
+// groupRef is a directory group an approval step names, and where.
+type groupRef struct {
+	group  string
+	quorum int
+	all    bool
+	where  string
 }
 
 type rule struct {
 	id, description string
 	match           matcher
 	when            cel.Program
+	tests           tested
 	effect          Effect
 	steps           []Step
 	maxDuration     time.Duration
@@ -216,58 +236,225 @@ func holds(prg cel.Program, in *Input) (ok, failed bool) {
 }
 
 // Evaluate decides one input. A denial also says which change to the request alone
-// would have changed the outcome (found by deciding the changed request).
+// would have changed the outcome (found by deciding the changed request), and so does an
+// approval a shorter request would not need.
 func (p *Policy) Evaluate(in *Input) Decision {
-	d := p.evaluate(in)
-	if d.Effect == Deny {
-		d.Remediation = dedupe(append(d.Remediation, p.counterfactuals(in)...))
+	var w why
+	d := p.evaluate(in, &w)
+	switch {
+	case d.Effect == Deny:
+		d.Remediation = dedupe(p.explainDenial(in, d.Remediation, &w))
+	case d.Effect == RequireApproval && w.durationTested && in.Request.Duration > 0:
+		// Only when a rule's condition reads the duration: a decision stays one evaluation.
+		d.Remediation = dedupe(append(d.Remediation, p.shorterNeedsLess(in, d)...))
 	}
 	return d
 }
 
-func (p *Policy) counterfactuals(in *Input) []string {
-	var out []string
-	decide := func(change func(*Input)) Decision {
-		alt := *in
-		change(&alt)
-		return p.evaluate(&alt)
+// why is what evaluate found besides the decision, for explaining it.
+type why struct {
+	// hard is set when something the request alone cannot satisfy denies: a deny rule or
+	// SoD constraint, a missing manager, or no rule at all.
+	hard bool
+	// wouldBe is what the applicable rules say when unmet justifications are set aside.
+	wouldBe Effect
+	// missing is what unmet justification requirements ask for ("a justification").
+	missing []string
+	// granted is the duration the request would get if it were not denied.
+	granted time.Duration
+	// denyRules matched; failed are the other candidate rules whose match fits the
+	// entitlement but whose condition is false.
+	denyRules, failed []*rule
+	// durationTested is set when a matching rule's condition reads request.duration.
+	durationTested bool
+}
+
+// outcome says what a changed request would get: "would go to approval", "would be
+// allowed once you give a justification (at least 15 characters)".
+func (w *why) outcome() string {
+	o := outcome(w.wouldBe)
+	if len(w.missing) > 0 {
+		o += " once you give " + strings.Join(w.missing, " and ")
 	}
+	return o
+}
+
+// decideChanged decides in with change applied.
+func (p *Policy) decideChanged(in *Input, change func(*Input)) (Decision, *why) {
+	alt := *in
+	change(&alt)
+	w := &why{}
+	return p.evaluate(&alt, w), w
+}
+
+// Bounds on the changed requests explain tries for person attributes, so a denial costs
+// a bounded number of evaluations whatever the policy.
+const (
+	maxAttributeTrials   = 24
+	maxAttributeRemedies = 3
+)
+
+// explainDenial adds to remedies what would change a denial: a shorter duration, asking
+// for oneself, the emergency path, or a person attribute a rule tests. A computed remedy
+// replaces a deny rule's own remediation when it says the same thing more precisely
+// (asking for oneself, where the rule is about requests on someone's behalf).
+func (p *Policy) explainDenial(in *Input, remedies []string, w *why) []string {
+	if !w.hard {
+		// Only unmet justifications deny: their remedies say it all, and no other change
+		// to the request would lift them.
+		return remedies
+	}
+	var out []string
 	if in.Request.Duration > 0 {
-		if d := decide(func(a *Input) { a.Request.Duration = 0 }); d.Effect != Deny && d.GrantedDuration < in.Request.Duration {
-			out = append(out, fmt.Sprintf("ask for %s instead of %s: that %s", directory.FormatDuration(d.GrantedDuration),
-				directory.FormatDuration(in.Request.Duration), outcome(d.Effect)))
+		if _, aw := p.decideChanged(in, func(a *Input) { a.Request.Duration = 0 }); !aw.hard && aw.granted > 0 && aw.granted < in.Request.Duration {
+			out = append(out, fmt.Sprintf("ask for %s instead of %s: that %s", directory.FormatDuration(aw.granted),
+				directory.FormatDuration(in.Request.Duration), aw.outcome()))
 		}
 	}
 	if in.Request.OnBehalf {
-		if d := decide(func(a *Input) { a.Request.OnBehalf, a.Request.Requester = false, a.Person.Email }); d.Effect != Deny {
-			out = append(out, fmt.Sprintf("have %s ask for it themselves: that %s", in.Person.Email, outcome(d.Effect)))
+		if _, aw := p.decideChanged(in, func(a *Input) { a.Request.OnBehalf, a.Request.Requester = false, a.Person.Email }); !aw.hard {
+			out = append(out, fmt.Sprintf("have %s ask for it themselves: that %s", in.Person.Email, aw.outcome()))
+			for _, r := range w.denyRules {
+				if (r.tests.attrs["request.on_behalf"] || r.tests.attrs["request.requester"]) && !slices.Contains(aw.denyRules, r) {
+					remedies = slices.DeleteFunc(remedies, func(s string) bool { return s == r.remediation })
+				}
+			}
 		}
 	}
-	return out
+	if !in.Request.Emergency {
+		if _, aw := p.decideChanged(in, func(a *Input) { a.Request.Emergency = true }); !aw.hard {
+			out = append(out, "if this is an emergency, ask through the emergency path: that "+aw.outcome())
+		}
+	}
+	// Person attributes: those the deny rules test, or, when no rule applied at all, those
+	// the rules that did not apply test.
+	rules := w.denyRules
+	if len(rules) == 0 && w.wouldBe == Deny {
+		rules = w.failed
+	}
+	tried, found := map[attrValue]bool{}, 0
+	for _, r := range rules {
+		for _, av := range r.tests.values {
+			if tried[av] || len(tried) >= maxAttributeTrials || found >= maxAttributeRemedies {
+				continue
+			}
+			tried[av] = true
+			change, says := vary(&in.Person, av)
+			if _, aw := p.decideChanged(in, change); !aw.hard {
+				out = append(out, fmt.Sprintf("%s this %s (rule %s tests person.%s)", says, aw.outcome(), r.id, av.field))
+				found++
+			}
+		}
+	}
+	return append(remedies, out...)
+}
+
+// vary changes one person attribute to or away from a value a condition compares it with,
+// and says how in words.
+func vary(p *Person, av attrValue) (func(*Input), string) {
+	words := strings.ReplaceAll(av.field, "_", " ")
+	if av.field == "groups" {
+		if slices.Contains(p.Groups, av.value) {
+			return func(a *Input) {
+				a.Person.Groups = slices.DeleteFunc(slices.Clone(a.Person.Groups), func(g string) bool { return g == av.value })
+			}, fmt.Sprintf("outside group %s", av.value)
+		}
+		return func(a *Input) {
+			a.Person.Groups = append(slices.Clone(a.Person.Groups), av.value)
+		}, fmt.Sprintf("as a member of group %s", av.value)
+	}
+	set := func(v string) func(*Input) {
+		return func(a *Input) {
+			switch av.field {
+			case "department":
+				a.Person.Department = v
+			case "title":
+				a.Person.Title = v
+			case "employment_type":
+				a.Person.EmploymentType = v
+			case "location":
+				a.Person.Location = v
+			}
+		}
+	}
+	current := map[string]string{"department": p.Department, "title": p.Title, "employment_type": p.EmploymentType, "location": p.Location}[av.field]
+	if current == av.value {
+		article := "a"
+		if strings.ContainsRune("aeiou", rune(words[0])) {
+			article = "an"
+		}
+		return set(""), fmt.Sprintf("with %s %s other than %q", article, words, av.value)
+	}
+	return set(av.value), fmt.Sprintf("with %s %q", words, av.value)
+}
+
+// shorterNeedsLess says, for an approval, whether the default duration would need fewer
+// approvals (a rule that gates long requests).
+func (p *Policy) shorterNeedsLess(in *Input, d Decision) []string {
+	short, aw := p.decideChanged(in, func(a *Input) { a.Request.Duration = 0 })
+	if aw.hard || short.GrantedDuration >= in.Request.Duration {
+		return nil
+	}
+	ask := fmt.Sprintf("ask for %s instead of %s", directory.FormatDuration(short.GrantedDuration), directory.FormatDuration(in.Request.Duration))
+	switch {
+	case short.Effect == Allow:
+		return []string{ask + ": that would be allowed without approval"}
+	case short.Effect == RequireApproval && len(short.Steps) < len(d.Steps):
+		who := make([]string, len(short.Steps))
+		for i, s := range short.Steps {
+			who[i] = s.String()
+		}
+		return []string{ask + ": that would need only " + strings.Join(who, ", ")}
+	}
+	return nil
 }
 
 func outcome(e Effect) string {
-	if e == Allow {
+	switch e {
+	case Allow:
 		return "would be allowed"
+	case RequireApproval:
+		return "would go to approval"
 	}
-	return "would go to approval"
+	return "would still be denied"
 }
 
-func (p *Policy) evaluate(in *Input) Decision {
+// managerMissing says why a manager step cannot be routed for p, or "".
+func managerMissing(p *Person) string {
+	switch {
+	case strings.TrimSpace(p.Manager) == "":
+		return fmt.Sprintf("%s's manager, and the directory names none", p.Email)
+	case strings.EqualFold(strings.TrimSpace(p.Manager), p.Email):
+		return fmt.Sprintf("%s's manager, and the directory names them as their own manager", p.Email)
+	}
+	return ""
+}
+
+// needsManager reports whether steps can only be met by the manager: a manager step (an
+// any_of step has other approvers to fall to).
+func needsManager(steps []Step) bool {
+	return slices.ContainsFunc(steps, func(s Step) bool { return s.Kind == ApproverManager })
+}
+
+func (p *Policy) evaluate(in *Input, w *why) Decision {
 	d := Decision{PolicyVersion: p.Version}
 	var (
 		buf      [32]int
-		denials  []string // reasons of everything that denies
+		hard     []string // reasons of the denials the request alone cannot lift
+		soft     []string // unmet justification requirements
 		remedies []string
 		stepsIn  []Step
 		gating   []string // reasons of the rules demanding approval
+		sodGated []string // ids of SoD constraints demanding approval
 		allowers []string
 		limitBuf [4]limit
 		defBuf   [4]limit
 		limits   = limitBuf[:0]
 		defaults = defBuf[:0]
+		softMost Effect // the strictest effect among rules denied for their justification
 	)
 	e := &in.Entitlement
+	noManager := managerMissing(&in.Person)
 	for _, i := range p.idx.candidates(e, buf[:0]) {
 		r := p.rules[i]
 		if !r.match.matches(e) {
@@ -278,7 +465,13 @@ func (p *Policy) evaluate(in *Input) Decision {
 			ok = true
 		}
 		if !ok {
+			if r.effect != Deny {
+				w.failed = append(w.failed, r)
+			}
 			continue
+		}
+		if r.tests.attrs["request.duration"] {
+			w.durationTested = true
 		}
 		reason := r.reason
 		if failed {
@@ -286,34 +479,37 @@ func (p *Policy) evaluate(in *Input) Decision {
 		}
 		d.Matched = append(d.Matched, Match{RuleID: r.id, Effect: r.effect, Reason: reason, Source: r.source})
 		if r.effect == Deny {
-			denials = append(denials, reason)
+			hard = append(hard, reason)
+			w.denyRules = append(w.denyRules, r)
 			if r.remediation != "" {
 				remedies = append(remedies, r.remediation)
 			}
 			continue
-		}
-		if missing := r.justification.unmet(&in.Request); missing != nil {
-			denials = append(denials, fmt.Sprintf("rule %s needs %s", r.id, strings.Join(missing, " and ")))
-			for _, m := range missing {
-				remedies = append(remedies, "give "+m)
-			}
-			continue
-		}
-		if r.effect == RequireApproval {
-			stepsIn = append(stepsIn, r.steps...)
-			gating = append(gating, reason)
-			if in.Person.Manager == "" && slices.ContainsFunc(r.steps, func(s Step) bool { return s.Kind == ApproverManager }) {
-				denials = append(denials, fmt.Sprintf("rule %s needs approval by %s's manager, and the directory names none", r.id, in.Person.Email))
-				remedies = append(remedies, fmt.Sprintf("record %s's manager in the directory", in.Person.Email))
-			}
-		} else {
-			allowers = append(allowers, reason)
 		}
 		if r.maxDuration > 0 {
 			limits = append(limits, limit{r.maxDuration, "rule ", r.id})
 		}
 		if r.defaultDuration > 0 {
 			defaults = append(defaults, limit{r.defaultDuration, "rule ", r.id})
+		}
+		if missing := r.justification.unmet(&in.Request); missing != nil {
+			soft = append(soft, fmt.Sprintf("rule %s needs %s", r.id, strings.Join(missing, " and ")))
+			for _, m := range missing {
+				remedies = append(remedies, "give "+m)
+			}
+			w.missing = append(w.missing, missing...)
+			softMost = max(softMost, r.effect)
+			continue
+		}
+		if r.effect == RequireApproval {
+			stepsIn = append(stepsIn, r.steps...)
+			gating = append(gating, reason)
+			if noManager != "" && needsManager(r.steps) {
+				hard = append(hard, fmt.Sprintf("rule %s needs approval by %s", r.id, noManager))
+				remedies = append(remedies, fmt.Sprintf("record %s's manager in the directory", in.Person.Email))
+			}
+		} else {
+			allowers = append(allowers, reason)
 		}
 		if r.remediation != "" {
 			remedies = append(remedies, r.remediation)
@@ -329,7 +525,7 @@ func (p *Policy) evaluate(in *Input) Decision {
 		}
 		d.Matched = append(d.Matched, Match{RuleID: "sod:" + s.id, Effect: s.effect, Reason: conflict, Source: s.source})
 		if s.effect == Deny {
-			denials = append(denials, conflict)
+			hard = append(hard, conflict)
 			if s.remediation != "" {
 				remedies = append(remedies, s.remediation)
 			} else {
@@ -339,6 +535,11 @@ func (p *Policy) evaluate(in *Input) Decision {
 		}
 		stepsIn = append(stepsIn, s.steps...)
 		gating = append(gating, conflict)
+		sodGated = append(sodGated, "sod:"+s.id)
+		if noManager != "" && needsManager(s.steps) {
+			hard = append(hard, fmt.Sprintf("separation of duties %s needs approval by %s", s.id, noManager))
+			remedies = append(remedies, fmt.Sprintf("record %s's manager in the directory", in.Person.Email))
+		}
 	}
 
 	// Durations: the shortest limit wins.
@@ -350,21 +551,6 @@ func (p *Policy) evaluate(in *Input) Decision {
 	}
 	maxD := shortest(limits)
 	d.MaxDuration = maxD.d
-
-	switch {
-	case len(denials) > 0:
-		d.Effect = Deny
-		d.Reason = "Denied: " + sentence(strings.Join(denials, "; "))
-		d.Remediation = dedupe(remedies)
-		return d
-	case ruled == 0:
-		d.Effect = Deny
-		d.Reason = fmt.Sprintf("Denied: no policy rule allows %s for %s, and what no rule allows is denied.", e.ID, in.Person.Email)
-		d.Remediation = []string{fmt.Sprintf("ask the owners of the policy or of %s to add a rule covering this request, or ask for a different entitlement", e.App)}
-		return d
-	}
-
-	// The duration to grant.
 	if e.DefaultDuration > 0 {
 		defaults = append(defaults, limit{e.DefaultDuration, "the catalog default of ", e.ID})
 	}
@@ -375,22 +561,48 @@ func (p *Policy) evaluate(in *Input) Decision {
 	if maxD.d > 0 && def.d > maxD.d {
 		def = maxD
 	}
+	var granted time.Duration
 	var durationNote string
 	switch req := in.Request.Duration; {
 	case req <= 0:
-		d.GrantedDuration = def.d
+		granted = def.d
 		durationNote = fmt.Sprintf(" No duration was asked, so it is granted for %s (%s).", directory.FormatDuration(def.d), def.why())
 	case maxD.d > 0 && req > maxD.d:
-		d.GrantedDuration = maxD.d
+		granted = maxD.d
 		durationNote = fmt.Sprintf(" The %s asked for is capped at %s (%s).", directory.FormatDuration(req), directory.FormatDuration(maxD.d), maxD.why())
 	default:
-		d.GrantedDuration = req
+		granted = req
 	}
+	w.granted = granted
+	switch {
+	case len(gating) > 0 || softMost == RequireApproval:
+		w.wouldBe = RequireApproval
+	case ruled > 0 || softMost == Allow:
+		w.wouldBe = Allow
+	default:
+		w.wouldBe = Deny
+	}
+
+	switch {
+	case len(hard) > 0 || len(soft) > 0:
+		w.hard = len(hard) > 0
+		d.Effect = Deny
+		d.Reason = "Denied: " + joinReasons(append(hard, soft...))
+		d.Remediation = dedupe(remedies)
+		return d
+	case ruled == 0:
+		w.hard = true
+		d.Effect = Deny
+		d.Reason = fmt.Sprintf("Denied: no policy rule allows %s for %s, and what no rule allows is denied.", e.ID, in.Person.Email)
+		d.Remediation = []string{fmt.Sprintf("ask the owners of the policy or of %s to add a rule covering this request, or ask for a different entitlement", e.App)}
+		return d
+	}
+	d.GrantedDuration = granted
 
 	if len(gating) > 0 {
 		d.Effect = RequireApproval
 		d.Steps = mergeSteps(stepsIn)
-		d.Reason = "Needs approval: " + sentence(strings.Join(gating, "; "))
+		d.Reason = "Needs approval: " + joinReasons(gating)
 	} else {
 		d.Effect = Allow
 		d.Reason = "Allowed: " + sentence(allowers[0])
@@ -398,11 +610,16 @@ func (p *Policy) evaluate(in *Input) Decision {
 
 	if in.Request.Emergency && p.breakGlass != nil && d.Effect == RequireApproval {
 		ok, _ := holds(p.breakGlass.when, in)
-		if ok && strings.TrimSpace(in.Request.Justification) == "" {
-			ok = false
+		switch {
+		case !ok:
+			d.Remediation = append(d.Remediation, "the emergency path is not open to "+in.Person.Email+", so the normal policy applies")
+		case len(sodGated) > 0:
+			// Break-glass skips the approvals of access, never the check on combining duties.
+			d.Remediation = append(d.Remediation, fmt.Sprintf("the emergency path cannot lift separation of duties: %s keeps its approvals even in an emergency, so the normal policy applies",
+				strings.Join(sodGated, ", ")))
+		case strings.TrimSpace(in.Request.Justification) == "":
 			d.Remediation = append(d.Remediation, "say what the emergency is (a justification) to use the emergency path")
-		}
-		if ok {
+		default:
 			b := p.breakGlass
 			d.Effect, d.Steps, d.BreakGlass = Allow, nil, true
 			d.ReviewSteps = append([]Step(nil), b.review...)
@@ -415,11 +632,37 @@ func (p *Policy) evaluate(in *Input) Decision {
 			d.Matched = append(d.Matched, Match{RuleID: "break-glass", Effect: Allow, Reason: b.reason + "; after-the-fact review required", Source: b.source})
 			return d
 		}
-		d.Remediation = append(d.Remediation, "the emergency path is not open to "+in.Person.Email+", so the normal policy applies")
 	}
 	d.Reason += durationNote
 	d.Remediation = append(d.Remediation, remedies...)
 	return d
+}
+
+// joinReasons joins the reasons of several rules into one sentence, "A; b; c.": each
+// reason's own full stop goes, and a following reason starts in lower case unless it
+// starts with an acronym ("SOX ...") or a name.
+func joinReasons(parts []string) string {
+	out := make([]string, 0, len(parts))
+	for i, p := range parts {
+		p = strings.TrimRight(strings.TrimSpace(p), ".")
+		if i > 0 {
+			p = lowerFirst(p)
+		}
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return sentence(strings.Join(out, "; "))
+}
+
+// lowerFirst lower-cases an initial capital that starts an ordinary word ("Read access"),
+// not an acronym ("SOX") or a one-letter word.
+func lowerFirst(s string) string {
+	r := []rune(s)
+	if len(r) > 1 && unicode.IsUpper(r[0]) && unicode.IsLower(r[1]) {
+		r[0] = unicode.ToLower(r[0])
+	}
+	return string(r)
 }
 
 // limit is a duration and where it comes from ("rule " + id); the text is only built
@@ -508,18 +751,19 @@ func (s sodSet) has(id string) bool {
 	return false
 }
 
-// mergeSteps unions steps by approver, keeping the earliest stage and the largest quorum,
-// and renumbers stages 1, 2, ... in order.
+// mergeSteps unions steps by approver, keeping the earliest stage and the largest quorum
+// (all beats a number), and renumbers stages 1, 2, ... in order.
 func mergeSteps(in []Step) []Step {
 	out := make([]Step, 0, len(in))
 	for _, st := range in {
-		i := slices.IndexFunc(out, func(o Step) bool { return o.Kind == st.Kind && o.Group == st.Group })
+		i := slices.IndexFunc(out, func(o Step) bool { return o.sameApprovers(st) })
 		if i < 0 {
 			out = append(out, st)
 			continue
 		}
 		out[i].Stage = min(out[i].Stage, st.Stage)
 		out[i].Quorum = max(out[i].Quorum, st.Quorum)
+		out[i].All = out[i].All || st.All
 	}
 	slices.SortStableFunc(out, func(a, b Step) int {
 		if a.Stage != b.Stage {
@@ -528,7 +772,7 @@ func mergeSteps(in []Step) []Step {
 		if a.Kind != b.Kind {
 			return int(a.Kind) - int(b.Kind)
 		}
-		return strings.Compare(a.Group, b.Group)
+		return strings.Compare(a.String(), b.String())
 	})
 	stage, last := 0, -1
 	for i := range out {
@@ -538,6 +782,20 @@ func mergeSteps(in []Step) []Step {
 		out[i].Stage = stage
 	}
 	return out
+}
+
+// sameApprovers reports whether s and o ask the same people: the same approver, or any_of
+// the same alternatives in any order.
+func (s Step) sameApprovers(o Step) bool {
+	if s.Kind != o.Kind || s.Group != o.Group || len(s.AnyOf) != len(o.AnyOf) {
+		return false
+	}
+	for _, a := range s.AnyOf {
+		if !slices.Contains(o.AnyOf, a) {
+			return false
+		}
+	}
+	return true
 }
 
 func dedupe(xs []string) []string {
@@ -561,37 +819,64 @@ func sentence(s string) string {
 	return s + "."
 }
 
-// Unknown lists the entitlement and app ids the policy names (in match lists and SoD
-// sets) that the catalog lacks — usually a typo, which would make a rule or a
-// separation-of-duties constraint silently never apply. known reports whether an
-// entitlement id exists; knownApp whether an app id does.
-func (p *Policy) Unknown(known, knownApp func(string) bool) []string {
+// Catalog is what a policy's names are checked against: the directory's entitlements,
+// apps, tags and groups. A nil func is not checked.
+type Catalog struct {
+	// Entitlement and App report whether an id exists; Tag whether any entitlement or
+	// app carries a tag.
+	Entitlement, App, Tag func(string) bool
+	// GroupMembers counts the active people in a directory group.
+	GroupMembers func(string) int
+}
+
+// Unknown lists what the policy names that the directory lacks: entitlement and app ids
+// (in match lists and SoD sets), match tags, and approver groups without an active member
+// or with fewer members than the step's quorum. Each is usually a typo that would make a
+// rule or an SoD constraint silently never apply, or an approval step that can never be
+// routed. Findings start with "file:line" and say which rule.
+func (p *Policy) Unknown(c Catalog) []string {
 	var out []string
 	seen := map[string]bool{}
-	add := func(what, id, where string) {
-		if key := what + id + where; !seen[key] {
-			seen[key] = true
-			out = append(out, fmt.Sprintf("%s: %s %s is not in the catalog", where, what, id))
+	add := func(finding string) {
+		if !seen[finding] {
+			seen[finding] = true
+			out = append(out, finding)
 		}
 	}
 	for _, r := range p.rules {
+		where := r.source + " rule " + r.id
 		for id := range r.match.entitlements {
-			if !known(id) {
-				add("entitlement", id, r.source+" rule "+r.id)
+			if c.Entitlement != nil && !c.Entitlement(id) {
+				add(fmt.Sprintf("%s: entitlement %s is not in the catalog", where, id))
 			}
 		}
 		for id := range r.match.apps {
-			if !knownApp(id) {
-				add("app", id, r.source+" rule "+r.id)
+			if c.App != nil && !c.App(id) {
+				add(fmt.Sprintf("%s: app %s is not in the catalog", where, id))
+			}
+		}
+		for t := range r.match.tags {
+			if c.Tag != nil && !c.Tag(t) {
+				add(fmt.Sprintf("%s: tag %s is on no entitlement or app in the catalog", where, t))
 			}
 		}
 	}
 	for _, s := range p.sod {
 		for _, set := range s.sets {
 			for _, id := range set.entitlements {
-				if !strings.HasSuffix(id, ":*") && !known(id) {
-					add("entitlement", id, s.source+" sod "+s.id)
+				if c.Entitlement != nil && !strings.HasSuffix(id, ":*") && !c.Entitlement(id) {
+					add(fmt.Sprintf("%s sod %s: entitlement %s is not in the catalog", s.source, s.id, id))
 				}
+			}
+		}
+	}
+	if c.GroupMembers != nil {
+		for _, g := range p.groups {
+			switch n := c.GroupMembers(g.group); {
+			case n == 0:
+				add(fmt.Sprintf("%s: approver group %s has no active member in the directory", g.where, g.group))
+			case !g.all && g.quorum > n:
+				add(fmt.Sprintf("%s: quorum %d of group %s can never be met: the group has %d active members", g.where, g.quorum, g.group, n))
 			}
 		}
 	}

@@ -242,9 +242,10 @@ func TestLoadRejects(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"malformed yaml", "rules: [ {id: r1", "policy.yaml"},
-		{"unknown field", head + "    effect: allow\n    colour: blue\n", "line 5: field colour not found"},
-		{"unknown top-level field", "rulez: []\n", "field rulez not found"},
+		{"malformed yaml", "rules: [ {id: r1", "policy.yaml:1: did not find expected"},
+		{"malformed yaml on a later line", "rules:\n  - id: r1\n    when: 'x\n", "policy.yaml:3: found unexpected end of stream"},
+		{"unknown field", head + "    effect: allow\n    colour: blue\n", `policy.yaml:5: unknown field "colour" in a rule (it may have: id, description, match`},
+		{"unknown top-level field", "rulez: []\n", `policy.yaml:1: unknown field "rulez" in a policy document`},
 		{"unknown attribute", head + "    effect: allow\n    when: person.shoe_size > 3\n", "policy.yaml:5: rule r1: when:"},
 		{"misspelt variable", head + "    effect: allow\n    when: persn.department == 'x'\n", "undeclared reference to 'persn'"},
 		{"when not a bool", head + "    effect: allow\n    when: person.department\n", "when must be a bool condition"},
@@ -329,23 +330,109 @@ func TestMultipleDocuments(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	seed, _ := os.ReadFile("testdata/policy.yaml")
 	f.Add(seed)
+	if demo, err := os.ReadFile("../../../deploy/demo/policy.yaml"); err == nil {
+		f.Add(demo)
+	}
 	f.Add([]byte("rules:\n  - id: a\n    effect: allow\n    reason: x\n    when: person.department == 'x'\n"))
 	f.Add([]byte("sod: [{id: s, effect: deny, sets: [{name: a, entitlements: [x:*]}, {name: b, entitlements: [y:b]}]}]"))
+	f.Add([]byte("rules:\n  - id: a\n    effect: require_approval\n    reason: x\n    approvals: [{any_of: [manager, app_owner]}, {kind: 'group:cab', quorum: all, stage: 2}]\n"))
+	f.Add([]byte("rules:\n  -\n  - id: a\n    effect: allow\n    reason: x\n    approvals: {kind: manager, stage: two}\n"))
+	f.Add([]byte("break_glass: {when: 'true', max_duration: 1h}\nrules: [{id: a, effect: require_approval, reason: x, approvals: [{kind: security}]}]\n"))
 	f.Add([]byte("---\n---\n"))
+	held := input(sam, "stripe:refunds", Request{Emergency: true, Justification: "sev1 INC-1", TicketRef: "INC-1"})
+	held.Context.Held, held.Context.Pending = []string{"stripe:admin", "netsuite:ap-clerk"}, []string{"netsuite:ap-approver"}
+	inputs := []*Input{
+		input(jo, "hr:admin", Request{Emergency: true}),
+		input(sam, "aws-prod:admin", Request{Emergency: true, Justification: "sev1", TicketRef: "INC-1", Duration: 48 * time.Hour}),
+		input(dana, "grafana:payments-viewer", Request{OnBehalf: true, Requester: "marco.bianchi@acme.example"}),
+		input(dana, "netsuite:ap-approver", Request{Duration: 365 * 24 * time.Hour}),
+		held,
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.yaml", data)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error without ErrInvalid: %v", err)
 			}
+			// Every problem names the file, so a person can find it.
+			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "), "\n") {
+				if !strings.HasPrefix(line, "fuzz.yaml") {
+					t.Fatalf("problem %q does not say where (in %v)", line, err)
+				}
+			}
 			return
 		}
-		// Whatever loads must decide without panicking, and never allow by default.
-		d := p.Evaluate(input(jo, "hr:admin", Request{Emergency: true}))
-		if d.Effect != Deny && len(d.Matched) == 0 {
-			t.Fatalf("%s with no matched rule", d.Effect)
+		// Loading is deterministic: the same file gives the same policy and decisions.
+		again, err := Parse("fuzz.yaml", data)
+		if err != nil || again.Version != p.Version || again.Rules() != p.Rules() {
+			t.Fatalf("second load differs: %v", err)
+		}
+		for _, in := range inputs {
+			d := p.Evaluate(in)
+			if d2 := again.Evaluate(in); d.Effect != d2.Effect || d.Reason != d2.Reason ||
+				stepsString(d.Steps) != stepsString(d2.Steps) || strings.Join(d.Remediation, "|") != strings.Join(d2.Remediation, "|") {
+				t.Fatalf("decisions differ between loads:\n%+v\n%+v", d, d2)
+			}
+			checkDecision(t, in, d)
 		}
 	})
+}
+
+// checkDecision asserts what holds for every decision whatever the policy: nothing is
+// allowed that no rule allows, a denial grants nothing, approval steps are well formed.
+func checkDecision(t *testing.T, in *Input, d Decision) {
+	t.Helper()
+	ruled, approving, denying := false, false, false
+	for _, m := range d.Matched {
+		if strings.HasPrefix(m.RuleID, "sod:") || m.RuleID == "break-glass" {
+			continue
+		}
+		switch m.Effect {
+		case Allow:
+			ruled = true
+		case RequireApproval:
+			ruled, approving = true, true
+		case Deny:
+			denying = true
+		}
+	}
+	switch d.Effect {
+	case Deny:
+		if d.GrantedDuration != 0 || len(d.Steps) > 0 || d.BreakGlass {
+			t.Fatalf("a denial grants %s with steps %v (break-glass %v)", d.GrantedDuration, d.Steps, d.BreakGlass)
+		}
+		if d.Reason == "" || !strings.HasPrefix(d.Reason, "Denied: ") {
+			t.Fatalf("denial without a reason: %q", d.Reason)
+		}
+	case Allow, RequireApproval:
+		if !ruled || denying {
+			t.Fatalf("%s for %s with matched %v: no rule allows it, or a deny rule matched", d.Effect, in.Entitlement.ID, d.Matched)
+		}
+		if d.GrantedDuration <= 0 || (d.MaxDuration > 0 && d.GrantedDuration > d.MaxDuration) {
+			t.Fatalf("%s grants %s (max %s)", d.Effect, d.GrantedDuration, d.MaxDuration)
+		}
+	default:
+		t.Fatalf("effect %s", d.Effect)
+	}
+	switch {
+	case d.Effect == Allow && d.BreakGlass:
+		if !in.Request.Emergency || !approving || d.MaxDuration > MaxBreakGlassDuration || len(d.ReviewSteps) == 0 {
+			t.Fatalf("break-glass for a non-emergency, a request no rule sent to approval, beyond %s or unreviewed: %+v", MaxBreakGlassDuration, d)
+		}
+	case d.Effect == Allow && (approving || len(d.Steps) > 0):
+		t.Fatalf("allowed although a rule requires approval (steps %v)", d.Steps)
+	case d.Effect == RequireApproval:
+		if len(d.Steps) == 0 {
+			t.Fatal("approval without steps")
+		}
+		stage := 1
+		for _, s := range d.Steps {
+			if s.Stage != stage && s.Stage != stage+1 || s.Quorum < 1 || (s.Kind == ApproverAnyOf) != (len(s.AnyOf) >= 2) {
+				t.Fatalf("malformed steps %+v", d.Steps)
+			}
+			stage = s.Stage
+		}
+	}
 }
 
 func fmtSscanf(source string, n *int) (int, error) {
@@ -436,7 +523,7 @@ sod:
 	}
 	known := func(id string) bool { _, ok := ents[id]; return ok }
 	knownApp := func(id string) bool { return id == "grafana" || id == "netsuite" }
-	got := strings.Join(p.Unknown(known, knownApp), "\n")
+	got := strings.Join(p.Unknown(Catalog{Entitlement: known, App: knownApp}), "\n")
 	for _, want := range []string{"u.yaml:2 rule r: app grafnaa is not in the catalog", "u.yaml:7 sod s: entitlement netsuite:ap-aprover is not in the catalog"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("unknown references %q lack %q", got, want)

@@ -12,12 +12,15 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 	"go.yaml.in/yaml/v3"
@@ -104,9 +107,11 @@ type matchYAML struct {
 }
 
 type stepYAML struct {
-	Kind   string `yaml:"kind"`
-	Stage  int    `yaml:"stage"`
-	Quorum int    `yaml:"quorum"`
+	Kind  string   `yaml:"kind"`
+	AnyOf []string `yaml:"any_of"`
+	Stage int      `yaml:"stage"`
+	// Quorum is a number or "all"; read as a node to tell the two apart.
+	Quorum yaml.Node `yaml:"quorum"`
 }
 
 type justificationYAML struct {
@@ -180,36 +185,169 @@ func Parse(name string, data []byte) (*Policy, error) {
 	return p, nil
 }
 
-// decodeDocs decodes every YAML document twice: strictly into the typed shape (unknown
-// fields are errors) and as nodes, for line numbers.
+// decodeDocs decodes every YAML document twice: as nodes, for line numbers, and strictly
+// into the typed shape (unknown fields are errors). Problems are reported as
+// "name:line: what is wrong", every one found.
 func decodeDocs(name string, data []byte) ([]fileYAML, []*yaml.Node, error) {
-	var docs []fileYAML
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	var nodes []*yaml.Node
+	ndec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
-		var f fileYAML
-		err := dec.Decode(&f)
+		var n yaml.Node
+		err := ndec.Decode(&n)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %s", ErrInvalid, name, strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		docs = append(docs, f)
-	}
-	var nodes []*yaml.Node
-	ndec := yaml.NewDecoder(bytes.NewReader(data))
-	for range docs {
-		var n yaml.Node
-		if err := ndec.Decode(&n); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, syntaxProblem(name, err))
 		}
 		nodes = append(nodes, &n)
 	}
-	if len(docs) == 0 {
+	if len(nodes) == 0 {
 		return nil, nil, fmt.Errorf("%w: %s: the file holds no policy document", ErrInvalid, name)
 	}
+	docs := make([]fileYAML, len(nodes))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var problems []string
+	for i := range docs {
+		err := dec.Decode(&docs[i])
+		var te *yaml.TypeError
+		switch {
+		case err == nil:
+		case errors.As(err, &te):
+			// The rest of the document was still read; report every problem in it.
+			for _, e := range te.Errors {
+				problems = append(problems, typeProblem(name, e, nodes[i]))
+			}
+		default:
+			return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, syntaxProblem(name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "\n"))
+	}
 	return docs, nodes, nil
+}
+
+var (
+	yamlLine      = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
+	yamlMismatch  = regexp.MustCompile("(?s)^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (.+)$")
+	yamlUnknownAt = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+)
+
+// syntaxProblem rewrites a YAML parser error ("yaml: line 3: did not find expected key")
+// as "name:3: did not find expected key".
+func syntaxProblem(name string, err error) string {
+	msg := oneLine(err.Error())
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("%s:%s: %s", name, m[1], m[2])
+	}
+	return fmt.Sprintf("%s: %s", name, strings.TrimPrefix(msg, "yaml: "))
+}
+
+// typeProblem rewrites one of yaml's type errors ("line 5: cannot unmarshal !!str `two`
+// into int") in the words of a policy file: which field, what it holds, what it needs.
+func typeProblem(name, e string, doc *yaml.Node) string {
+	m := yamlLine.FindStringSubmatch(e)
+	if m == nil {
+		return fmt.Sprintf("%s: %s", name, oneLine(e))
+	}
+	line, msg := m[1], m[2]
+	if u := yamlUnknownAt.FindStringSubmatch(msg); u != nil {
+		what, fields := shapeOf(u[2])
+		return fmt.Sprintf("%s:%s: unknown field %q in %s (it may have: %s)", name, line, u[1], what, fields)
+	}
+	if t := yamlMismatch.FindStringSubmatch(msg); t != nil {
+		n, _ := strconv.Atoi(line)
+		got := tagWords[t[1]]
+		if got == "" {
+			got = t[1]
+		}
+		if t[2] != "" {
+			got = fmt.Sprintf("%q (%s)", t[2], got)
+		}
+		want, _ := shapeOf(t[3])
+		if key := keyAt(doc, n, "!!"+t[1], t[2]); key != "" {
+			return fmt.Sprintf("%s:%s: %s is %s, but it must be %s", name, line, key, got, want)
+		}
+		return fmt.Sprintf("%s:%s: found %s where %s is expected", name, line, got, want)
+	}
+	return fmt.Sprintf("%s:%s: %s", name, line, oneLine(msg))
+}
+
+// oneLine keeps a problem on its own line: a value quoted from the file may span several.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
+
+var tagWords = map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "true or false",
+	"map": "a mapping (key: value)", "seq": "a list", "null": "empty", "timestamp": "a date"}
+
+// shapes names the policy file's parts for error messages.
+var shapes = map[string]struct {
+	what string
+	typ  reflect.Type
+}{
+	"engine.fileYAML":          {"a policy document", reflect.TypeOf(fileYAML{})},
+	"engine.defaultsYAML":      {"defaults", reflect.TypeOf(defaultsYAML{})},
+	"engine.ruleYAML":          {"a rule", reflect.TypeOf(ruleYAML{})},
+	"engine.matchYAML":         {"a rule's match", reflect.TypeOf(matchYAML{})},
+	"engine.stepYAML":          {"an approval step", reflect.TypeOf(stepYAML{})},
+	"engine.justificationYAML": {"a justification requirement", reflect.TypeOf(justificationYAML{})},
+	"engine.sodYAML":           {"a separation-of-duties constraint", reflect.TypeOf(sodYAML{})},
+	"engine.sodSetYAML":        {"a separation-of-duties set", reflect.TypeOf(sodSetYAML{})},
+	"engine.breakGlassYAML":    {"break_glass", reflect.TypeOf(breakGlassYAML{})},
+}
+
+// shapeOf says in words what a Go type of the YAML shape is, and which fields it has.
+func shapeOf(goType string) (what, fields string) {
+	switch goType {
+	case "int":
+		return "a whole number", ""
+	case "string":
+		return "text", ""
+	case "bool":
+		return "true or false", ""
+	case "[]string":
+		return "a list of text", ""
+	case "map[string]string":
+		return "a mapping of names to conditions", ""
+	}
+	if elem, ok := strings.CutPrefix(goType, "[]"); ok {
+		w, _ := shapeOf(elem)
+		return "a list (of " + strings.TrimPrefix(strings.TrimPrefix(w, "a "), "an ") + "s)", ""
+	}
+	sh, ok := shapes[strings.TrimPrefix(goType, "*")]
+	if !ok {
+		return "a mapping (key: value)", ""
+	}
+	var names []string
+	for i := range sh.typ.NumField() {
+		if tag, _, _ := strings.Cut(sh.typ.Field(i).Tag.Get("yaml"), ","); tag != "" {
+			names = append(names, tag)
+		}
+	}
+	return sh.what, strings.Join(names, ", ")
+}
+
+// keyAt finds the key whose value, at line with YAML tag tag (and text value, when
+// given), a type error is about.
+func keyAt(n *yaml.Node, line int, tag, value string) string {
+	if n == nil {
+		return ""
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Line == line && v.ShortTag() == tag && (value == "" || v.Value == value) {
+				return k.Value
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if k := keyAt(c, line, tag, value); k != "" {
+			return k
+		}
+	}
+	return ""
 }
 
 var (
@@ -291,7 +429,7 @@ func (c *compiler) checkConditions() {
 	slices.Sort(names)
 	for _, name := range names {
 		cond := c.conds[name]
-		c.cel(cond.line, "condition "+name, "@"+name)
+		_, _ = c.cel(cond.line, "condition "+name, "@"+name)
 	}
 }
 
@@ -318,8 +456,10 @@ func (c *compiler) expand(expr string, depth int) (string, error) {
 	return out, err
 }
 
+// errorf records a problem at line; each problem is one line of the error, so a person
+// (and a CI log) can read them one by one.
 func (c *compiler) errorf(line int, format string, args ...any) {
-	c.errs = append(c.errs, lineError{line, fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, args...))})
+	c.errs = append(c.errs, lineError{line, fmt.Errorf("%s:%d: %s", c.name, line, oneLine(fmt.Sprintf(format, args...)))})
 }
 
 type lineError struct {
@@ -351,16 +491,39 @@ func (c *compiler) document(f *fileYAML, doc *yaml.Node) {
 		c.p.maxDuration = c.duration(valueLine(child(root, "defaults"), "max_duration"), "defaults.max_duration", d)
 	}
 	rules := child(root, "rules")
-	for i := range f.Rules {
-		c.rule(&f.Rules[i], item(rules, i))
+	if c.entries(rules, "rules", "a rule") {
+		for i := range f.Rules {
+			c.rule(&f.Rules[i], item(rules, i))
+		}
 	}
 	sods := child(root, "sod")
-	for i := range f.SoD {
-		c.sod(&f.SoD[i], item(sods, i))
+	if c.entries(sods, "sod", "a separation-of-duties constraint") {
+		for i := range f.SoD {
+			c.sod(&f.SoD[i], item(sods, i))
+		}
 	}
 	if f.BreakGlass != nil {
 		c.breakGlass(f.BreakGlass, child(root, "break_glass"))
 	}
+}
+
+// entries reports whether every entry of the list n (rules, sod, approvals, sets) holds
+// something. An empty entry ("-" alone on its line) is an error, not nothing: it is
+// usually a rule whose text was lost, and silently reading no rule would change what the
+// policy allows. YAML drops such entries when decoding, so the typed entries would no
+// longer line up with the nodes either.
+func (c *compiler) entries(n *yaml.Node, key, what string) bool {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return true
+	}
+	ok := true
+	for _, e := range n.Content {
+		if e.Kind == yaml.ScalarNode && e.ShortTag() == "!!null" {
+			c.errorf(e.Line, "an entry of %s is empty; write %s there or remove the \"-\"", key, what)
+			ok = false
+		}
+	}
+	return ok
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]*$`)
@@ -392,7 +555,7 @@ func (c *compiler) rule(y *ruleYAML, n *yaml.Node) {
 		c.errorf(line, "%s: give a reason (the sentence a requester reads)", where)
 	}
 	r.match = c.match(y.Match, child(n, "match"), where)
-	r.when = c.cel(valueLine(n, "when"), where, y.When)
+	r.when, r.tests = c.cel(valueLine(n, "when"), where, y.When)
 	r.steps = c.steps(y.Approvals, child(n, "approvals"), where)
 	switch {
 	case r.effect == RequireApproval && len(r.steps) == 0:
@@ -463,15 +626,16 @@ func set(xs []string) map[string]bool {
 	return m
 }
 
-// cel compiles a condition that must be a bool; empty means "always".
-func (c *compiler) cel(line int, where, expr string) cel.Program {
+// cel compiles a condition that must be a bool; empty means "always". It also says what
+// the condition tests.
+func (c *compiler) cel(line int, where, expr string) (cel.Program, tested) {
 	if strings.TrimSpace(expr) == "" {
-		return nil
+		return nil, tested{}
 	}
 	expr, err := c.expand(expr, 0)
 	if err != nil {
 		c.errorf(line, "%s: when: %v", where, err)
-		return nil
+		return nil, tested{}
 	}
 	ast, iss := c.env.Compile(expr)
 	if iss != nil && iss.Err() != nil {
@@ -482,27 +646,93 @@ func (c *compiler) cel(line int, where, expr string) cel.Program {
 			}
 			c.errorf(line, "%s", msg)
 		}
-		return nil
+		return nil, tested{}
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		c.errorf(line, "%s: when must be a bool condition, but %q is %s", where, expr, ast.OutputType())
-		return nil
+		return nil, tested{}
 	}
 	// Decisions must stay fast whatever the input: bound the worst case at load time.
 	if est, err := c.env.EstimateCost(ast, sizes{}); err != nil {
 		c.errorf(line, "%s: when: %v", where, err)
-		return nil
+		return nil, tested{}
 	} else if est.Max > maxConditionCost {
 		c.errorf(line, "%s: when may take up to %d evaluation steps (limit %d); avoid loops nested in loops over lists",
 			where, est.Max, maxConditionCost)
-		return nil
+		return nil, tested{}
 	}
 	prg, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		c.errorf(line, "%s: when: %v", where, err)
-		return nil
+		return nil, tested{}
 	}
-	return prg
+	return prg, analyse(ast)
+}
+
+// tested is what a condition reads: the attributes it names ("request.on_behalf") and
+// the person attributes it compares with literal values ("oncall" in person.groups),
+// which explain varies to say what would change a decision.
+type tested struct {
+	attrs  map[string]bool
+	values []attrValue
+}
+
+// attrValue is a person attribute and a value a condition compares it with.
+type attrValue struct{ field, value string }
+
+// variedFields are the person attributes explain may vary: what a person is, not who.
+var variedFields = map[string]bool{"department": true, "title": true, "groups": true, "employment_type": true, "location": true}
+
+func analyse(a *cel.Ast) tested {
+	t := tested{attrs: map[string]bool{}}
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.SelectKind:
+			if op := e.AsSelect().Operand(); op.Kind() == celast.IdentKind {
+				t.attrs[op.AsIdent()+"."+e.AsSelect().FieldName()] = true
+			}
+		case celast.CallKind:
+			call := e.AsCall()
+			switch call.FunctionName() {
+			case operators.Equals, operators.NotEquals, operators.In:
+				if args := call.Args(); len(args) == 2 {
+					t.compare(args[0], args[1])
+					t.compare(args[1], args[0])
+				}
+			}
+		}
+	}))
+	return t
+}
+
+// compare records the literal values lit compares a person attribute attr with.
+func (t *tested) compare(attr, lit celast.Expr) {
+	if attr.Kind() != celast.SelectKind {
+		return
+	}
+	sel := attr.AsSelect()
+	if op := sel.Operand(); op.Kind() != celast.IdentKind || op.AsIdent() != "person" || !variedFields[sel.FieldName()] {
+		return
+	}
+	add := func(e celast.Expr) {
+		if e.Kind() != celast.LiteralKind {
+			return
+		}
+		if v, ok := e.AsLiteral().Value().(string); ok {
+			av := attrValue{sel.FieldName(), v}
+			if !slices.Contains(t.values, av) {
+				t.values = append(t.values, av)
+			}
+		}
+	}
+	switch lit.Kind() {
+	case celast.LiteralKind:
+		add(lit)
+	case celast.ListKind:
+		for _, e := range lit.AsList().Elements() {
+			add(e)
+		}
+	}
 }
 
 // attributes is the reference a policy author needs when they misspell one.
@@ -511,27 +741,143 @@ const attributes = "conditions can use person.{email, department, title, manager
 	"request.{duration, justification, ticket_ref, on_behalf, requester, emergency} and " +
 	"context.{now, weekday, hour, held, pending}"
 
+// maxQuorum and maxStage bound what a step may ask; beyond them a number is a typo.
+const (
+	maxQuorum = 100
+	maxStage  = 20
+)
+
 func (c *compiler) steps(ys []stepYAML, n *yaml.Node, where string) []Step {
+	if !c.entries(n, "approvals", "an approval step") {
+		return nil
+	}
 	var out []Step
-	for i, y := range ys {
-		line := lineOf(item(n, i))
+	for i := range ys {
+		if s, ok := c.step(&ys[i], item(n, i), where); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// step reads one approval step: {kind, stage, quorum} or {any_of, stage}. A quorum that
+// can never be met is an error here, at its line, rather than a denial at routing time.
+func (c *compiler) step(y *stepYAML, n *yaml.Node, where string) (Step, bool) {
+	line := lineOf(n)
+	s := Step{Stage: max(y.Stage, 1), Quorum: 1}
+	switch {
+	case y.Stage < 0:
+		c.errorf(valueLine(n, "stage"), "%s: approval stage %d must not be negative", where, y.Stage)
+		return s, false
+	case y.Stage > maxStage:
+		c.errorf(valueLine(n, "stage"), "%s: approval stage %d is more than %d stages anyone would wait for", where, y.Stage, maxStage)
+		return s, false
+	case y.Kind != "" && y.AnyOf != nil:
+		c.errorf(line, "%s: an approval step has either a kind or any_of, not both", where)
+		return s, false
+	case y.AnyOf != nil:
+		s.Kind = ApproverAnyOf
+		al := valueLine(n, "any_of")
+		if len(y.AnyOf) < 2 {
+			c.errorf(al, "%s: any_of needs at least two approvers to choose from; for one, write kind: %s", where, strings.Join(y.AnyOf, ""))
+			return s, false
+		}
+		for _, a := range y.AnyOf {
+			kind, group, err := ParseApprover(a)
+			if err != nil {
+				c.errorf(al, "%s: any_of: %v", where, err)
+				return s, false
+			}
+			alt := Approver{kind, group}
+			if slices.Contains(s.AnyOf, alt) {
+				c.errorf(al, "%s: any_of names %s twice", where, alt)
+				return s, false
+			}
+			s.AnyOf = append(s.AnyOf, alt)
+		}
+		// One order however written, so the same alternatives read and merge alike.
+		slices.SortFunc(s.AnyOf, func(a, b Approver) int {
+			if a.Kind != b.Kind {
+				return int(a.Kind) - int(b.Kind)
+			}
+			return strings.Compare(a.Group, b.Group)
+		})
+		c.groupRefs(s, c.source(line)+" "+where)
+	case y.Kind == "":
+		c.errorf(line, "%s: an approval step needs a kind (manager, entitlement_owner, app_owner, security or group:<name>) or any_of", where)
+		return s, false
+	default:
 		kind, group, err := ParseApprover(y.Kind)
 		if err != nil {
 			c.errorf(line, "%s: %v", where, err)
-			continue
+			return s, false
 		}
-		if y.Stage < 0 || y.Quorum < 0 {
-			c.errorf(line, "%s: approval stage and quorum must not be negative", where)
-			continue
-		}
-		s := Step{Kind: kind, Group: group, Stage: max(y.Stage, 1), Quorum: max(y.Quorum, 1)}
-		if y.Quorum > 1 && (kind == ApproverManager) {
-			c.errorf(line, "%s: a %s step has one approver, so quorum %d can never be met", where, y.Kind, y.Quorum)
-			continue
-		}
-		out = append(out, s)
+		s.Kind, s.Group = kind, group
 	}
-	return out
+	ql := valueLine(n, "quorum")
+	quorum, all, err := parseQuorum(&y.Quorum)
+	switch {
+	case err != nil:
+		c.errorf(ql, "%s: %v", where, err)
+		return s, false
+	case s.Kind == ApproverAnyOf && (all || quorum > 1):
+		c.errorf(ql, "%s: an any_of step is complete when one of its approvers approves, so quorum %s cannot apply; "+
+			"write separate steps to need several", where, y.Quorum.Value)
+		return s, false
+	case singleApprover(s.Kind) && all:
+		c.errorf(ql, "%s: a %s step has one approver, so quorum all means nothing; leave it out", where, s.Kind)
+		return s, false
+	case singleApprover(s.Kind) && quorum > 1:
+		c.errorf(ql, "%s: a %s step has one approver, so quorum %d can never be met", where, s.Kind, quorum)
+		return s, false
+	}
+	s.Quorum, s.All = max(quorum, 1), all
+	if s.Kind != ApproverAnyOf {
+		c.groupRefs(s, c.source(line)+" "+where)
+	}
+	return s, true
+}
+
+// parseQuorum reads a step's quorum: absent (one approver), a number from 1 to maxQuorum,
+// or "all" (every eligible member of the group).
+func parseQuorum(n *yaml.Node) (quorum int, all bool, err error) {
+	switch {
+	case n.Kind == 0:
+		return 0, false, nil
+	case n.Kind == yaml.ScalarNode && n.Value == "all":
+		return 0, true, nil
+	case n.Kind == yaml.ScalarNode && allDigits.MatchString(n.Value):
+		q, err := strconv.ParseInt(n.Value, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return 0, false, fmt.Errorf("quorum %q must be a number of approvers or all", n.Value)
+		case err != nil || q > maxQuorum:
+			return 0, false, fmt.Errorf("quorum %s is more approvals than any step can gather (at most %d; or write all)", n.Value, maxQuorum)
+		case q < 1:
+			return 0, false, fmt.Errorf("quorum %d must be at least 1 (leave it out for one approver)", q)
+		}
+		return int(q), false, nil
+	}
+	return 0, false, fmt.Errorf("quorum %q must be a number of approvers or all", n.Value)
+}
+
+var allDigits = regexp.MustCompile(`^[0-9]+$`)
+
+// groupRefs remembers the directory groups a step names, to check them against the
+// directory (Policy.Unknown) where the policy is put in force.
+func (c *compiler) groupRefs(s Step, where string) {
+	add := func(a Approver) {
+		if a.Kind == ApproverGroup {
+			c.p.groups = append(c.p.groups, groupRef{group: a.Group, quorum: s.Quorum, all: s.All, where: where})
+		}
+	}
+	if s.Kind == ApproverAnyOf {
+		for _, a := range s.AnyOf {
+			add(a)
+		}
+		return
+	}
+	add(Approver{s.Kind, s.Group})
 }
 
 func (c *compiler) duration(line int, where, s string) time.Duration {
@@ -560,6 +906,9 @@ func (c *compiler) sod(y *sodYAML, n *yaml.Node) {
 		c.errorf(line, "%s: needs at least two conflicting sets", where)
 	}
 	seen := map[string]string{}
+	if !c.entries(child(n, "sets"), "sets", "a set {name, entitlements}") {
+		y.Sets = nil
+	}
 	for i, set := range y.Sets {
 		sl := lineOf(item(child(n, "sets"), i))
 		if set.Name == "" || len(set.Entitlements) == 0 {
@@ -591,10 +940,19 @@ func (c *compiler) breakGlass(y *breakGlassYAML, n *yaml.Node) {
 		return
 	}
 	b := &breakGlass{reason: strings.TrimSpace(y.Reason), source: c.source(line)}
-	b.when = c.cel(valueLine(n, "when"), "break_glass", y.When)
+	if strings.TrimSpace(y.When) == "" {
+		// Without a condition everyone could skip approvals by saying "emergency".
+		c.errorf(line, "break_glass: needs a when condition saying who may take emergency access to what")
+	} else {
+		b.when, _ = c.cel(valueLine(n, "when"), "break_glass", y.When)
+	}
 	b.maxDuration = c.duration(valueLine(n, "max_duration"), "break_glass: max_duration", y.MaxDuration)
-	if b.maxDuration == 0 {
+	switch {
+	case b.maxDuration == 0 && y.MaxDuration == "":
 		c.errorf(line, "break_glass: needs a max_duration (keep it short, e.g. 1h)")
+	case b.maxDuration > MaxBreakGlassDuration:
+		c.errorf(valueLine(n, "max_duration"), "break_glass: max_duration %s is longer than an emergency lasts (at most %s); "+
+			"longer access goes through approval", y.MaxDuration, directory.FormatDuration(MaxBreakGlassDuration))
 	}
 	if b.reason == "" {
 		b.reason = "emergency access"
@@ -606,6 +964,9 @@ func (c *compiler) breakGlass(y *breakGlassYAML, n *yaml.Node) {
 	}
 	c.p.breakGlass = b
 }
+
+// MaxBreakGlassDuration is the longest emergency access a policy may give without approval.
+const MaxBreakGlassDuration = 24 * time.Hour
 
 // Node helpers: yaml.Node mappings hold keys and values alternately in Content.
 

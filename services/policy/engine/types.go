@@ -138,6 +138,8 @@ const (
 	ApproverAppOwner
 	ApproverGroup
 	ApproverSecurity
+	// ApproverAnyOf is a step any one of several approvers completes (Step.AnyOf).
+	ApproverAnyOf
 )
 
 func (k ApproverKind) String() string {
@@ -152,8 +154,24 @@ func (k ApproverKind) String() string {
 		return "group"
 	case ApproverSecurity:
 		return "security"
+	case ApproverAnyOf:
+		return "any_of"
 	}
 	return "unspecified"
+}
+
+// Approver is who approves: a kind, and the directory group for ApproverGroup.
+type Approver struct {
+	Kind  ApproverKind
+	Group string
+}
+
+// String writes an approver the way policy files do: "manager", "group:finance-leads".
+func (a Approver) String() string {
+	if a.Kind == ApproverGroup {
+		return "group:" + a.Group
+	}
+	return a.Kind.String()
 }
 
 // Step is one approval a decision demands.
@@ -161,18 +179,35 @@ type Step struct {
 	Kind ApproverKind
 	// Group names the directory group for ApproverGroup.
 	Group string
+	// AnyOf are the alternatives of an ApproverAnyOf step: one approval from any of them
+	// completes it ("the manager or the app owner"). At least two, none itself any_of.
+	AnyOf []Approver
 	// Stage orders steps (1, 2, ...); steps of one stage run in parallel.
 	Stage int
 	// Quorum is how many distinct approvers must approve; at least 1.
 	Quorum int
+	// All asks every eligible member of the group (a group or security step) to approve;
+	// Quorum is then 1 and means nothing.
+	All bool
 }
 
-// String writes a step the way policy files do: "manager", "group:finance-leads".
+// String writes a step's approvers the way policy files do: "manager",
+// "group:finance-leads", "manager or app_owner".
 func (s Step) String() string {
-	if s.Kind == ApproverGroup {
-		return "group:" + s.Group
+	if s.Kind == ApproverAnyOf {
+		parts := make([]string, len(s.AnyOf))
+		for i, a := range s.AnyOf {
+			parts[i] = a.String()
+		}
+		return strings.Join(parts, " or ")
 	}
-	return s.Kind.String()
+	return Approver{s.Kind, s.Group}.String()
+}
+
+// singleApprover reports whether steps of kind k fall to one person, so a quorum above
+// one can never be met.
+func singleApprover(k ApproverKind) bool {
+	return k == ApproverManager || k == ApproverEntitlementOwner || k == ApproverAppOwner
 }
 
 // ParseApprover reads "manager", "entitlement_owner", "app_owner", "security" or

@@ -179,14 +179,29 @@ func DecisionProto(ar *igav1.AccessRequest, in *engine.Input, d engine.Decision,
 	return out
 }
 
-// UnknownReferences lists what the policy names that the catalog in snap lacks.
+// UnknownReferences lists what the policy names that the directory in snap lacks: catalog
+// ids and tags, and approver groups nobody active belongs to (or too few for a quorum).
 func UnknownReferences(pol *engine.Policy, snap *directory.Snapshot) []string {
 	if snap == nil {
 		return nil
 	}
-	return pol.Unknown(
-		func(id string) bool { _, ok := snap.Entitlement(id); return ok },
-		func(id string) bool { _, ok := snap.App(id); return ok })
+	tags := map[string]bool{}
+	for _, a := range snap.Apps {
+		for _, t := range a.GetTags() {
+			tags[t] = true
+		}
+	}
+	for _, e := range snap.Entitlements {
+		for _, t := range e.GetTags() {
+			tags[t] = true
+		}
+	}
+	return pol.Unknown(engine.Catalog{
+		Entitlement:  func(id string) bool { _, ok := snap.Entitlement(id); return ok },
+		App:          func(id string) bool { _, ok := snap.App(id); return ok },
+		Tag:          func(t string) bool { return tags[t] },
+		GroupMembers: func(g string) int { return len(snap.GroupMembers(g)) },
+	})
 }
 
 // BreakGlassRule is the matched-rule id of a decision the emergency path allowed.
@@ -205,8 +220,11 @@ func IsBreakGlass(d *igav1.PolicyDecision) bool {
 func stepsProto(steps []engine.Step) []*igav1.ApprovalStep {
 	var out []*igav1.ApprovalStep
 	for _, s := range steps {
-		out = append(out, &igav1.ApprovalStep{
-			Kind: approverProto(s.Kind), Group: s.Group, Stage: int32(s.Stage), Quorum: int32(s.Quorum)})
+		st := &igav1.ApprovalStep{Kind: approverProto(s.Kind), Group: s.Group, Stage: int32(s.Stage), Quorum: int32(s.Quorum), All: s.All}
+		for _, a := range s.AnyOf {
+			st.AnyOf = append(st.AnyOf, &igav1.Approver{Kind: approverProto(a.Kind), Group: a.Group})
+		}
+		out = append(out, st)
 	}
 	return out
 }
@@ -235,6 +253,8 @@ func approverProto(k engine.ApproverKind) igav1.ApproverKind {
 		return igav1.ApproverKind_APPROVER_KIND_GROUP
 	case engine.ApproverSecurity:
 		return igav1.ApproverKind_APPROVER_KIND_SECURITY
+	case engine.ApproverAnyOf:
+		return igav1.ApproverKind_APPROVER_KIND_ANY_OF
 	}
 	return igav1.ApproverKind_APPROVER_KIND_UNSPECIFIED
 }
