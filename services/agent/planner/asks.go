@@ -167,5 +167,6 @@ func (t *turn) inOtherLanguage(text string) (conv.Reply, error) {
 		}
 	}
 	t.st.Reset()
-	return conv.Reply{Kind: conv.ReplyQuestion, Text: englishText + " Could you tell me in English what access you need — the app and what you need to do there?"}, nil
+	return conv.Reply{Kind: conv.ReplyQuestion, Text: "I understand English best, and I couldn't match that to anything in the catalog. " +
+		"Could you tell me in English what access you need — the app and what you need to do there?"}, nil
 }

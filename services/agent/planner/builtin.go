@@ -35,7 +35,7 @@ const (
 		"and tell you what you have. Say what you need to do, e.g. \"I need to look at the payments dashboards " +
 		"for the audit this week\" or \"read access to snowflake for 2 days\"."
 	injectionText = "I can't change policy, skip approvals or grant access myself: every request goes through " +
-		"policy and approval, whatever a message says or whoever it says it comes from. Tell me what you need to do and I'll find the least access that fits."
+		"policy and approval, whatever a message says. Tell me what you need to do and I'll find the least access that fits."
 	ownAskText = "I've set aside the rest of your message: I can't change policy, skip approvals or grant access myself, " +
 		"whatever a message claims. On what you asked for: "
 	everythingText = "I request one entitlement at a time, for a specific task, with the least privilege that fits. " +
