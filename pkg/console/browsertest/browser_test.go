@@ -328,3 +328,41 @@ func TestConsoleSaysWhenIgaIsDown(t *testing.T) {
 	}
 	b.shot("5-iga-down.png")
 }
+
+// A break-glass review reads as one: already granted, to confirm or reject, and a
+// rejection needs a reason.
+func TestConsoleShowsABreakGlassReview(t *testing.T) {
+	fake, conn := consoletest.Start(t)
+	id := fake.AddBreakGlassReview(consoletest.Sam, "aws-prod:admin", consoletest.Marco)
+	b := newBrowser(t, console.Handler(conn, slog.New(slog.DiscardHandler)))
+	b.run("open the console", chromedp.Navigate(b.url), chromedp.WaitVisible(chromedp.CSS(`#signin-email`)))
+	b.signIn(consoletest.Marco)
+	item := `#approvals-list article[data-approval-id="` + id + `"]`
+	reject := `button[data-action="deny"][data-id="` + id + `"]`
+	b.run("open approvals", chromedp.Click(chromedp.CSS(`#tab-approvals`)), chromedp.WaitVisible(chromedp.CSS(item)))
+	if pill := b.text(item + ` .pill`); !strings.HasPrefix(pill, "break-glass review") {
+		t.Errorf("pill = %q", pill)
+	}
+	if meta := b.text(item + ` .meta`); !strings.Contains(meta, "as an emergency; already granted") {
+		t.Errorf("meta = %q", meta)
+	}
+	if c, r := b.text(`button[data-action="approve"][data-id="`+id+`"]`), b.text(reject); c != "Confirm" || r != "Reject" {
+		t.Errorf("buttons %q and %q, want Confirm and Reject", c, r)
+	}
+	b.run("reject without a reason", chromedp.Click(chromedp.CSS(reject)), chromedp.WaitVisible(chromedp.CSS(item+` .decide-error:not(:empty)`)))
+	if msg := b.text(item + ` .decide-error`); !strings.Contains(msg, "the access is revoked") {
+		t.Errorf("error = %q", msg)
+	}
+	b.shot("6-marco-review.png")
+	b.run("reject with a reason",
+		chromedp.SendKeys(chromedp.CSS(`#reason-`+id), "no SEV1 on record"),
+		chromedp.Click(chromedp.CSS(reject)),
+		chromedp.WaitNotPresent(chromedp.CSS(item)))
+	if a, ok := fake.Approval(id); !ok || len(a.GetVotes()) != 1 || a.GetVotes()[0].GetApproved() || a.GetVotes()[0].GetReason() != "no SEV1 on record" {
+		t.Fatalf("review recorded: %v", a)
+	}
+	b.run("open events", chromedp.Click(chromedp.CSS(`#tab-events`)), chromedp.WaitVisible(chromedp.CSS(`#events-list .event`)))
+	if events := b.text(`#events-list`); !strings.Contains(events, "Emergency access to aws-prod:admin for "+consoletest.Sam+" to be reviewed by "+consoletest.Marco) {
+		t.Errorf("events list lacks the review:\n%s", events)
+	}
+}

@@ -307,6 +307,32 @@ func (f *Fake) submitLocked(person *igav1.Person, ent, conv, channel string) str
 	return id
 }
 
+// AddBreakGlassReview records what the approval service does for an emergency: the
+// person holds ent already, and its after-the-fact review waits for reviewer. It returns
+// the request (and review) id.
+func (f *Fake) AddBreakGlassReview(person, ent, reviewer string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("r-%04d", len(f.requests)+1)
+	now := time.Now()
+	req := &igav1.AccessRequest{Id: id, RequesterEmail: person, BeneficiaryEmail: person, EntitlementId: ent, Emergency: true,
+		Duration: durationpb.New(time.Hour), Justification: "SEV1 payments outage INC-3001", TicketRef: "INC-3001", Channel: "web", CreatedAt: timestamppb.New(now)}
+	dec := &igav1.PolicyDecision{RequestId: id, Effect: igav1.Effect_EFFECT_ALLOW, GrantedDuration: req.Duration, DecidedAt: timestamppb.New(now),
+		Reason: "Allowed as an emergency (break-glass) for at most 1h: on call. The grant will be reviewed after the fact.", BeneficiaryEmail: person, EntitlementId: ent,
+		ReviewSteps: []*igav1.ApprovalStep{{Kind: igav1.ApproverKind_APPROVER_KIND_SECURITY, Stage: 1}}}
+	g := &igav1.Grant{Id: "g-" + id, RequestId: id, PersonEmail: person, EntitlementId: ent, Status: igav1.GrantStatus_GRANT_STATUS_ACTIVE,
+		GrantedAt: timestamppb.New(now), ExpiresAt: timestamppb.New(now.Add(time.Hour)), Generation: 1}
+	rv := &igav1.Approval{Id: id, RequestId: id, RequesterEmail: person, BeneficiaryEmail: person, EntitlementId: ent, Kind: igav1.ApprovalKind_APPROVAL_KIND_BREAK_GLASS_REVIEW,
+		Steps: dec.ReviewSteps, CurrentStage: 1, Approvers: []string{reviewer}, Status: igav1.ApprovalStatus_APPROVAL_STATUS_PENDING,
+		CreatedAt: timestamppb.New(now), Duration: req.Duration, Reason: dec.Reason}
+	f.requests = append(f.requests, &igav1.RequestView{Request: req, Status: igav1.RequestStatus_REQUEST_STATUS_ACTIVE, Decision: dec, Approval: rv, Grant: g})
+	f.approvals[id] = rv
+	f.grants = append(f.grants, g)
+	f.publishLocked("iga.evt.approval.review.requested", "iga.approval.review.requested.v1", "iga/approval", id,
+		&igav1.BreakGlassReviewRequested{Review: rv, Request: req, Decision: dec})
+	return id
+}
+
 type requests struct {
 	igav1.UnimplementedRequestsServiceServer
 	f *Fake

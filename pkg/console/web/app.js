@@ -412,20 +412,30 @@
   function renderApproval(a, typed) {
     const stages = new Set((a.steps || []).map((s) => s.stage || 1)).size || 1;
     const dur = humanDuration(seconds(a.duration));
-    const who = a.beneficiary_email && a.beneficiary_email !== a.requester_email
+    // A break-glass review comes after the grant: confirming keeps the access, rejecting
+    // revokes it at once.
+    const review = a.kind === 'APPROVAL_KIND_BREAK_GLASS_REVIEW';
+    const words = review
+      ? { approve: 'Confirm', deny: 'Reject', approved: 'Confirmed', denied: 'Rejected', placeholder: 'Reason (required to reject; rejecting revokes the access)', why: 'Say why you reject it: the access is revoked and the requester is told.' }
+      : { approve: 'Approve', deny: 'Deny', approved: 'Approved', denied: 'Denied', placeholder: 'Reason (required to deny)', why: 'Say why you deny, so the requester knows what to change.' };
+    let who = a.beneficiary_email && a.beneficiary_email !== a.requester_email
       ? `${a.requester_email} asks for ${a.beneficiary_email}` : `${a.requester_email} asks`;
+    if (review) {
+      who = a.beneficiary_email && a.beneficiary_email !== a.requester_email
+        ? `${a.requester_email} took it for ${a.beneficiary_email} as an emergency; already granted` : `${a.requester_email} took it as an emergency; already granted`;
+    }
     const reasonId = `reason-${a.id}`;
-    const input = el('input', { type: 'text', id: reasonId, maxlength: '2000', placeholder: 'Reason (required to deny)', dataset: { reasonFor: a.id } });
+    const input = el('input', { type: 'text', id: reasonId, maxlength: '2000', placeholder: words.placeholder, dataset: { reasonFor: a.id } });
     input.value = typed;
     const err = el('p', { class: 'decide-error', role: 'alert' });
     const decide = async (approve, btns) => {
       const reason = input.value.trim();
       err.textContent = '';
-      if (!approve && !reason) { err.textContent = 'Say why you deny, so the requester knows what to change.'; input.focus(); return; }
+      if (!approve && !reason) { err.textContent = words.why; input.focus(); return; }
       btns.forEach((b) => { b.disabled = true; });
       try {
         await api('POST', `/api/approvals/${encodeURIComponent(a.id)}/${approve ? 'approve' : 'deny'}`, { as: state.as, reason });
-        toast(`${approve ? 'Approved' : 'Denied'} ${a.request_id || a.id}.`);
+        toast(`${approve ? words.approved : words.denied} ${a.request_id || a.id}.`);
         refreshAll();
       } catch (e) {
         err.textContent = e.message;
@@ -433,8 +443,8 @@
         if (unreachable(e)) showBanner(e.message);
       }
     };
-    const approveBtn = el('button', { type: 'button', class: 'btn btn-approve btn-small', dataset: { action: 'approve', id: a.id } }, 'Approve');
-    const denyBtn = el('button', { type: 'button', class: 'btn btn-deny btn-small', dataset: { action: 'deny', id: a.id } }, 'Deny');
+    const approveBtn = el('button', { type: 'button', class: 'btn btn-approve btn-small', dataset: { action: 'approve', id: a.id } }, words.approve);
+    const denyBtn = el('button', { type: 'button', class: 'btn btn-deny btn-small', dataset: { action: 'deny', id: a.id } }, words.deny);
     approveBtn.addEventListener('click', () => decide(true, [approveBtn, denyBtn]));
     denyBtn.addEventListener('click', () => decide(false, [approveBtn, denyBtn]));
     return el('article', { class: 'item', dataset: { approvalId: a.id } },
@@ -442,7 +452,7 @@
         el('div', {},
           entitlement(a.entitlement_id),
           el('div', { class: 'meta' }, el('span', { class: 'mono', text: a.request_id || a.id }), ` · ${who}`, dur ? ` · for ${dur}` : '', a.created_at ? ` · ${ago(a.created_at)}` : '')),
-        el('span', { class: 'pill pill-warn', text: `stage ${a.current_stage || 1} of ${stages}` })),
+        el('span', { class: review ? 'pill pill-bad' : 'pill pill-warn', text: review ? `break-glass review · stage ${a.current_stage || 1} of ${stages}` : `stage ${a.current_stage || 1} of ${stages}` })),
       el('div', { class: 'decide' },
         el('label', { for: reasonId, class: 'sr-only', text: `Reason for ${a.entitlement_id}` }),
         input, approveBtn, denyBtn, err));
@@ -519,6 +529,11 @@
       if (g.status === 'GRANT_STATUS_ACTIVE') return `${g.person_email} now holds ${ent(g)} until ${when(g.expires_at)}.`;
       if (g.status === 'GRANT_STATUS_REVOKED') return `${g.person_email} no longer holds ${ent(g)}${g.revoke_reason ? ` (${g.revoke_reason})` : ''}.`;
       return `${g.person_email}: ${ent(g)} is ${enumWord(g.status, 'GRANT_STATUS_')}.`;
+    }
+    if (d.review) {
+      const r = d.review;
+      if (r.status === 'APPROVAL_STATUS_PENDING') return `Emergency access to ${ent(r)} for ${r.beneficiary_email} to be reviewed by ${(r.approvers || []).join(', ')}.`;
+      return `Review of the emergency access to ${ent(r)} for ${r.beneficiary_email}: ${enumWord(r.status, 'APPROVAL_STATUS_')}${r.reason ? ` (${r.reason})` : ''}${d.revoke_commanded ? '; revoking it' : ''}.`;
     }
     if (d.request) return `${d.request.requester_email} asked for ${ent(d.request)}${d.request.beneficiary_email && d.request.beneficiary_email !== d.request.requester_email ? ` for ${d.request.beneficiary_email}` : ''}.`;
     if (d.decision) return `Policy: ${enumWord(d.decision.effect, 'EFFECT_')}. ${d.decision.reason || ''}`;
