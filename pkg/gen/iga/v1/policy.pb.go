@@ -24,7 +24,9 @@ const (
 
 // PolicyBreakGlass is published on iga.evt.policy.breakglass when the emergency path
 // allows a request without the approvals policy would otherwise demand. It is meant to be
-// loud: security tooling subscribes to it, and the grant must be reviewed after the fact.
+// loud: security tooling subscribes to it. The grant is reviewed after the fact by the
+// reviewers decision.review_steps names: the approval service opens the review
+// (iga.evt.approval.review.requested) and revokes the grant if it is rejected.
 type PolicyBreakGlass struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Request  *AccessRequest         `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
