@@ -366,21 +366,40 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 	case u.ListApprovals:
 		return t.pendingApprovals()
 	case u.Action == conv.ActionStatus:
-		return t.status()
+		return t.status(text)
 	case u.Action == conv.ActionExtend || u.Action == conv.ActionRelinquish:
 		return t.grantAction(text, u)
 	}
 	return t.request(text, u)
 }
 
-// status lists the person's active access and the requests still on their way.
-func (t *turn) status() (conv.Reply, error) {
+// status lists the person's active access and the requests still on their way — of the
+// apps the question names, when it names some ("is my github access still active?").
+func (t *turn) status(text string) (conv.Reply, error) {
 	t.st.Reset()
 	gs, err := t.s.ActiveGrants(t.ctx, t.me.GetEmail())
 	if err != nil {
 		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, nil
 	}
 	open, _ := t.s.OpenRequests(t.ctx, t.me.GetEmail())
+	if apps := t.s.Tools().Index().AppsNamed(text); len(apps) > 0 {
+		in := map[string]bool{}
+		var names []string
+		for _, a := range apps {
+			in[a] = true
+			names = append(names, t.appName(a))
+		}
+		ofApps := func(id string) bool {
+			e, _, err := t.s.Entitlement(id)
+			return err == nil && in[e.GetAppId()]
+		}
+		gs = slices.DeleteFunc(slices.Clone(gs), func(g *igav1.Grant) bool { return !ofApps(g.GetEntitlementId()) })
+		open = slices.DeleteFunc(slices.Clone(open), func(v *igav1.RequestView) bool { return !ofApps(v.GetRequest().GetEntitlementId()) })
+		if len(gs) == 0 && len(open) == 0 {
+			return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("You hold no %s access granted through iga right now, and no request of yours for it is open.",
+				strings.Join(names, " or "))}, nil
+		}
+	}
 	if len(gs) == 0 && len(open) == 0 {
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "You hold no access granted through iga right now, and no request of yours is open."}, nil
 	}

@@ -283,7 +283,9 @@ var (
 		`(?:list|show|tell me|check|see|view|review)(?: me)?(?: all)?(?: of)? my (?:current |active |existing )?(?:access|grants|permissions|entitlements|roles)\b|` +
 		`what (?:are|is) my (?:current |active |existing )?(?:access|grants|permissions|entitlements|roles)\b|` +
 		`my (?:current |active |existing )?(?:access|grants|permissions|entitlements)\b\s*\??$|` +
-		`do i (?:currently |still |already |actually )?(?:have|hold) (?:any )?(?:access|permissions?|grants?|entitlements?|roles?)\b|` +
+		`do i (?:currently |still |already |actually )?(?:have|hold) (?:any )?(?:[a-z0-9-]+ ){0,3}(?:access|permissions?|grants?|entitlements?|roles?|rights)\b|` +
+		`(?:check|see|know|tell me|confirm|verify)(?: for me)? (?:if|whether) i (?:still |already |currently )?(?:have|hold|can access)\b|` +
+		`\bis my (?:[a-z0-9-]+ ){0,3}(?:access|grant|role|permission)s? (?:still )?(?:active|valid|there|working|live|on)\b|` +
 		`status of my requests?|where(?: is|'s) my (?:request|access)|my (?:open |pending )?requests?\b\s*\??$|` +
 		`any news on my request|has my request been approved)`)
 	statusVetoRe = regexp.MustCompile(`\b(?:have|hold) to\b`)

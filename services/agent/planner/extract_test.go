@@ -110,6 +110,10 @@ func TestUnderstand(t *testing.T) {
 		{"what do I have to do to get github write", conv.ActionRequest, "write", "", false},
 		{"what permissions have I got right now?", conv.ActionStatus, "", "", false},
 		{"tell me what access I hold", conv.ActionStatus, "", "", false},
+		{"can you check if i have github access", conv.ActionStatus, "read", "", false}, // "check" reads as a task word
+		{"is my github access still active?", conv.ActionStatus, "", "", false},
+		{"do I have github access?", conv.ActionStatus, "", "", false},
+		{"what access do I need to deploy?", conv.ActionRequest, "write", "", false},
 		{"please extend my snowflake access by a week", conv.ActionExtend, "", "", false},
 		{"I need more time on grafana", conv.ActionExtend, "", "", false},
 		{"I don't need github write anymore", conv.ActionRelinquish, "write", "", false},

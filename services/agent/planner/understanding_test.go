@@ -98,6 +98,13 @@ func TestStatusQuestionsAreNotRequests(t *testing.T) {
 		{name: "allowed to access", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
 			{text: "what am I allowed to access?", kind: conv.ReplyInfo, ent: "-", contains: []string{"GitHub read (read)"}},
 		}},
+		// A question about one app answers about that app, and is never an upgrade offer.
+		{name: "about one app", person: sam, held: map[string]string{"github:read": "", "datadog:viewer": ""}, steps: []demoStep{
+			{text: "is my github access still active?", kind: conv.ReplyInfo, ent: "-", contains: []string{"GitHub read (read)"}, lacks: []string{"Datadog"}},
+		}},
+		{name: "about an app not held", person: sam, held: map[string]string{"datadog:viewer": ""}, steps: []demoStep{
+			{text: "do I have github access?", kind: conv.ReplyInfo, ent: "-", contains: []string{"no GitHub access"}},
+		}},
 		// Only a typo's correction points at a write role, and the app has a read one:
 		// ask, never guess the level.
 		{name: "typo only match asks", person: sam, steps: []demoStep{
