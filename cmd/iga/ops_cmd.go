@@ -167,6 +167,10 @@ func newGrantsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// eventSubjectWidth fits the longest subject iga publishes (iga.evt.approval.review.requested),
+// so a followed stream's columns stay aligned without knowing what comes next.
+const eventSubjectWidth = len("iga.evt.approval.review.requested")
+
 func newEventsCmd(g *globals) *cobra.Command {
 	var follow bool
 	var last uint64
@@ -202,7 +206,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 					}
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s  %-28s %-16s %s\n", when(e.GetTime()), e.GetSubject(), strings.TrimPrefix(e.GetSource(), "iga/"), summary(e))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s  %-*s %-16s %s\n", when(e.GetTime()), eventSubjectWidth, e.GetSubject(), strings.TrimPrefix(e.GetSource(), "iga/"), summary(e))
 			}
 		},
 	}
