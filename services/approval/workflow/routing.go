@@ -6,6 +6,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -56,16 +57,23 @@ type Step struct {
 	// Approvers are the eligible people (lower-case emails, sorted); Names are their names.
 	Approvers []string
 	Names     []string
-	// Quorum is how many distinct approvers must approve (at least 1).
+	// Quorum is how many distinct approvers must approve (at least 1); for an All step,
+	// everyone in Approvers.
 	Quorum int
-	// Escalation says why the step went past its first choice; empty when it did not.
+	// All is set when every eligible member of the group must approve.
+	All bool
+	// Escalation says why the step went past its first choice, or which alternatives of
+	// an any-of step nobody may approve; empty when neither happened.
 	Escalation string
 }
 
 // Description is "manager: Marco Bianchi", with the quorum and any escalation.
 func (s Step) Description() string {
 	d := s.Role + ": " + strings.Join(s.Names, ", ")
-	if len(s.Approvers) > 1 {
+	switch {
+	case s.All && len(s.Approvers) > 1:
+		d += fmt.Sprintf(" (all %d)", len(s.Approvers))
+	case len(s.Approvers) > 1:
 		d += fmt.Sprintf(" (%d of %d)", s.Quorum, len(s.Approvers))
 	}
 	if s.Escalation != "" {
@@ -74,14 +82,17 @@ func (s Step) Description() string {
 	return d
 }
 
-// Waiting is how a requester is told who they are waiting for:
-// "Marco Bianchi (manager)" or "any 2 of Ann, Bo, Cy (group finance-leads)".
+// Waiting is how a requester is told who they are waiting for: "Marco Bianchi
+// (manager)", "any 2 of Ann, Bo, Cy (group finance-leads)" or "all of Ann, Bo (group cab)".
 func (s Step) Waiting() string {
 	if len(s.Names) == 1 {
 		return fmt.Sprintf("%s (%s)", s.Names[0], s.Role)
 	}
 	who := "any of "
-	if s.Quorum > 1 {
+	switch {
+	case s.All:
+		who = "all of "
+	case s.Quorum > 1:
 		who = fmt.Sprintf("any %d of ", s.Quorum)
 	}
 	return fmt.Sprintf("%s%s (%s)", who, strings.Join(s.Names, ", "), s.Role)
@@ -238,6 +249,8 @@ func routeStep(snap *directory.Snapshot, p Parties, s *igav1.ApprovalStep) (Step
 		return pickGroup(snap, p, quorum, s, s.GetGroup(), "group "+s.GetGroup())
 	case igav1.ApproverKind_APPROVER_KIND_SECURITY:
 		return pickGroup(snap, p, quorum, s, SecurityGroup, "security")
+	case igav1.ApproverKind_APPROVER_KIND_ANY_OF:
+		return pickAnyOf(snap, p, s)
 	default:
 		return Step{}, fmt.Errorf("%w: unknown approver kind %v", ErrNoApprover, s.GetKind())
 	}
@@ -272,8 +285,71 @@ func pickOne(snap *directory.Snapshot, p Parties, s *igav1.ApprovalStep, quorum 
 	return Step{}, fmt.Errorf("%w for the %s step: %s", ErrNoApprover, role, msg)
 }
 
+// pickAnyOf routes each alternative of an any-of step and pools who may approve: one
+// approval from any of them completes the step. An alternative nobody may approve (no
+// manager, an owner who is the requester and has no manager) is left out and said; the
+// step fails only when every alternative does.
+func pickAnyOf(snap *directory.Snapshot, p Parties, s *igav1.ApprovalStep) (Step, error) {
+	if len(s.GetAnyOf()) < 2 || s.GetQuorum() > 1 || s.GetAll() {
+		return Step{}, fmt.Errorf("%w: an any-of step needs two alternatives and one approval", ErrNoApprover)
+	}
+	st := Step{Step: s, Quorum: 1}
+	var roles, missing, notes []string
+	var errs []error
+	for _, alt := range s.GetAnyOf() {
+		if alt.GetKind() == igav1.ApproverKind_APPROVER_KIND_ANY_OF {
+			return Step{}, fmt.Errorf("%w: an any-of step cannot nest another", ErrNoApprover)
+		}
+		one, err := routeStep(snap, p, &igav1.ApprovalStep{Kind: alt.GetKind(), Group: alt.GetGroup(), Stage: s.GetStage()})
+		if err != nil {
+			if !errors.Is(err, ErrNoApprover) {
+				return Step{}, err
+			}
+			missing = append(missing, alternativeRole(alt))
+			errs = append(errs, err)
+			continue
+		}
+		roles = append(roles, one.Role)
+		if one.Escalation != "" {
+			notes = append(notes, one.Escalation)
+		}
+		for i, a := range one.Approvers {
+			if !slices.Contains(st.Approvers, a) {
+				st.Approvers = append(st.Approvers, a)
+				st.Names = append(st.Names, one.Names[i])
+			}
+		}
+	}
+	if len(st.Approvers) == 0 {
+		return Step{}, fmt.Errorf("%w for any of %s: %w", ErrNoApprover, strings.Join(missing, ", "), errors.Join(errs...))
+	}
+	st.Role = strings.Join(roles, " or ")
+	if len(missing) > 0 {
+		notes = append(notes, "nobody may approve as "+strings.Join(missing, " or "))
+	}
+	st.Escalation = strings.Join(notes, "; ")
+	return st, nil
+}
+
+// alternativeRole names an any-of alternative the way routing names its role.
+func alternativeRole(a *igav1.Approver) string {
+	switch a.GetKind() {
+	case igav1.ApproverKind_APPROVER_KIND_MANAGER:
+		return "manager"
+	case igav1.ApproverKind_APPROVER_KIND_ENTITLEMENT_OWNER:
+		return "entitlement owner"
+	case igav1.ApproverKind_APPROVER_KIND_APP_OWNER:
+		return "app owner"
+	case igav1.ApproverKind_APPROVER_KIND_GROUP:
+		return "group " + a.GetGroup()
+	case igav1.ApproverKind_APPROVER_KIND_SECURITY:
+		return "security"
+	}
+	return a.GetKind().String()
+}
+
 func pickGroup(snap *directory.Snapshot, p Parties, quorum int, s *igav1.ApprovalStep, group, role string) (Step, error) {
-	st := Step{Step: s, Role: role, Quorum: quorum}
+	st := Step{Step: s, Role: role, Quorum: quorum, All: s.GetAll()}
 	for _, m := range snap.GroupMembers(group) {
 		if p.excludes(m.GetEmail()) {
 			continue
@@ -284,7 +360,11 @@ func pickGroup(snap *directory.Snapshot, p Parties, quorum int, s *igav1.Approva
 	if len(st.Approvers) == 0 {
 		return Step{}, fmt.Errorf("%w for the %s step: nobody in group %q other than the requester or beneficiary may approve", ErrNoApprover, role, group)
 	}
-	if len(st.Approvers) < quorum {
+	if st.All {
+		// Everyone who may approve must; the requester and beneficiary are never asked.
+		st.Quorum = len(st.Approvers)
+	}
+	if len(st.Approvers) < st.Quorum {
 		return Step{}, fmt.Errorf("%w for the %s step: it needs %d approvals but only %d people in group %q may approve", ErrNoApprover, role, quorum, len(st.Approvers), group)
 	}
 	return st, nil

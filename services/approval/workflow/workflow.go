@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -93,7 +94,7 @@ func base(req *igav1.AccessRequest, dec *igav1.PolicyDecision, now time.Time) *i
 		CreatedAt:        timestamppb.New(now),
 	}
 	for _, s := range dec.GetApprovalSteps() {
-		a.Steps = append(a.Steps, &igav1.ApprovalStep{Kind: s.GetKind(), Group: s.GetGroup(), Stage: s.GetStage(), Quorum: s.GetQuorum()})
+		a.Steps = append(a.Steps, proto.CloneOf(s))
 	}
 	if d != nil {
 		a.Duration = durationpb.New(d.AsDuration())
@@ -203,6 +204,10 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 	type need struct {
 		members []string
 		quorum  int
+		// every, for an all step: each routed member must be covered, by their own
+		// approval or by whoever stands in for them.
+		every   []string
+		standIn func(member string) []string
 	}
 	var needs []need
 	if st, err := RouteStage(snap, PartiesOfApproval(a), a.GetSteps(), a.GetCurrentStage()); err == nil {
@@ -224,16 +229,49 @@ func stageComplete(snap *directory.Snapshot, a *igav1.Approval) bool {
 					members = append(members, m)
 				}
 			}
-			needs = append(needs, need{members, s.Quorum})
+			n := need{members: members, quorum: s.Quorum}
+			if s.All {
+				n.every = s.Approvers
+				n.standIn = func(member string) []string {
+					if !slices.Contains(a.GetApprovers(), member) {
+						// Handed over (a delegate stands in), or joined the group after the
+						// stage opened (never asked; nobody needs to stand in).
+						return added
+					}
+					return slices.DeleteFunc(slices.Clone(added), func(x string) bool { return !manages(snap, x, member) })
+				}
+			}
+			needs = append(needs, n)
 		}
 	} else {
 		for _, s := range a.GetSteps() {
 			if s.GetStage() == a.GetCurrentStage() {
-				needs = append(needs, need{a.GetApprovers(), max(int(s.GetQuorum()), 1)})
+				n := need{members: a.GetApprovers(), quorum: max(int(s.GetQuorum()), 1)}
+				if s.GetAll() {
+					// The directory no longer routes the stage: everyone recorded approves.
+					n.quorum = len(a.GetApprovers())
+				}
+				needs = append(needs, n)
 			}
 		}
 	}
 	for _, n := range needs {
+		if n.every != nil {
+			for _, m := range n.every {
+				covered := approved[m] && slices.Contains(a.GetApprovers(), m)
+				stand := n.standIn(m)
+				if !covered && !slices.Contains(a.GetApprovers(), m) && len(stand) == 0 {
+					covered = true // joined after the stage opened: never asked
+				}
+				for _, x := range stand {
+					covered = covered || approved[x]
+				}
+				if !covered {
+					return false
+				}
+			}
+			continue
+		}
 		count := 0
 		for _, m := range n.members {
 			if approved[m] && slices.Contains(a.GetApprovers(), m) {
