@@ -669,7 +669,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	if u.TicketRef != "" {
 		// "it's for ticket ENG-1234": the reference and the word naming it are the
 		// justification, not words of the ask ("ticket" would name Jira and Zendesk).
-		query = ticketPhrase(u.TicketRef).ReplaceAllString(query, " ")
+		query = withoutTicket(query, u.TicketRef)
 	}
 	who := FindBeneficiary(text, t.me.GetEmail(), snap, t.s.Tools().Index())
 	if who.Explicit && who.Email == "" {
@@ -690,7 +690,7 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	if !t.split {
 		asks := text
 		if u.TicketRef != "" {
-			asks = ticketPhrase(u.TicketRef).ReplaceAllString(asks, " ")
+			asks = withoutTicket(asks, u.TicketRef)
 		}
 		if first, rest, ok := t.twoAsks(asks); ok {
 			t.st.Draft = prev
@@ -803,11 +803,18 @@ func (t *turn) request(text string, u Understanding) (conv.Reply, error) {
 	return t.resolveInApp(appID, hits, u)
 }
 
-// ticketPhrase matches a ticket reference with the words that introduce it: "for ticket
-// ENG-1234", "the incident is INC-7", "jira #ENG-9", "ENG-1234 ticket", lower-cased.
-func ticketPhrase(ref string) *regexp.Regexp {
-	r := regexp.QuoteMeta(strings.ToLower(ref))
-	return regexp.MustCompile(`(?i)(?:\b(?:for|re|per|see|under|on|in|about)\s+)?(?:\b(?:the|a|my|our|this)\s+)?(?:\b(?:tickets?|issues?|cases?|incidents?|change(?: request)?|cr|jira|bugs?|requests?)\s*(?:is|=|:|#|no\.?|number|id)?\s*)?#?\b` + r + `\b(?:\s+(?:ticket|issue|case|incident))?`)
+// ticketPhraseRe matches a ticket reference with the words that introduce it: "for
+// ticket ENG-1234", "the incident is INC-7", "jira #ENG-9", "ENG-1234 ticket".
+var ticketPhraseRe = regexp.MustCompile(`(?i)(?:\b(?:for|re|per|see|under|on|in|about)\s+)?(?:\b(?:the|a|my|our|this)\s+)?(?:\b(?:tickets?|issues?|cases?|incidents?|change(?: request)?|cr|jira|bugs?|requests?)\s*(?:is|=|:|#|no\.?|number|id)?\s*)?#?\b([a-z][a-z0-9]{1,9}-\d{1,7})\b(?:\s+(?:ticket|issue|case|incident))?`)
+
+// withoutTicket removes a ticket reference and the words naming it from a message.
+func withoutTicket(text, ref string) string {
+	return ticketPhraseRe.ReplaceAllStringFunc(text, func(m string) string {
+		if sub := ticketPhraseRe.FindStringSubmatch(m); sub != nil && strings.EqualFold(sub[1], ref) {
+			return " "
+		}
+		return m
+	})
 }
 
 // matchesContent reports whether any hit matched a word of the message other than a

@@ -401,6 +401,9 @@ func fixActionTypos(t string) string {
 			if w == a || strings.HasPrefix(w, a) {
 				return w // the word or an inflection of it ("extended", "removes")
 			}
+			if d := len(w) - len(a); d > maxD || -d > maxD {
+				continue
+			}
 			if tools.EditDistance(w, a, maxD) <= maxD {
 				return a
 			}

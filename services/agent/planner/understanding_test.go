@@ -225,3 +225,19 @@ func TestDurationsAsPeopleSayThem(t *testing.T) {
 		}, submitted: "github:read"},
 	})
 }
+
+// A ticket reference goes with the words that name it, whatever their case; other words
+// stay ("jira" as the app asked for).
+func TestWithoutTicket(t *testing.T) {
+	for _, c := range []struct{ text, ref, want string }{
+		{"github read for 2 weeks, it's for ticket ENG-1234", "ENG-1234", "github read for 2 weeks, it's"},
+		{"GitHub read, Ticket ENG-1", "ENG-1", "GitHub read,"},
+		{"jira access for ENG-12", "ENG-12", "jira access"},
+		{"the incident is INC-7 so I need datadog", "INC-7", "so I need datadog"},
+		{"github read for ENG-1, not ENG-2", "ENG-1", "github read , not ENG-2"},
+	} {
+		if got := strings.Join(strings.Fields(withoutTicket(c.text, c.ref)), " "); got != c.want {
+			t.Errorf("withoutTicket(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
+}
