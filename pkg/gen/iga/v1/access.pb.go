@@ -153,6 +153,8 @@ const (
 	ApprovalStatus_APPROVAL_STATUS_APPROVED    ApprovalStatus = 2
 	ApprovalStatus_APPROVAL_STATUS_DENIED      ApprovalStatus = 3
 	ApprovalStatus_APPROVAL_STATUS_EXPIRED     ApprovalStatus = 4
+	// The requester withdrew the request before it was decided.
+	ApprovalStatus_APPROVAL_STATUS_WITHDRAWN ApprovalStatus = 5
 )
 
 // Enum value maps for ApprovalStatus.
@@ -163,6 +165,7 @@ var (
 		2: "APPROVAL_STATUS_APPROVED",
 		3: "APPROVAL_STATUS_DENIED",
 		4: "APPROVAL_STATUS_EXPIRED",
+		5: "APPROVAL_STATUS_WITHDRAWN",
 	}
 	ApprovalStatus_value = map[string]int32{
 		"APPROVAL_STATUS_UNSPECIFIED": 0,
@@ -170,6 +173,7 @@ var (
 		"APPROVAL_STATUS_APPROVED":    2,
 		"APPROVAL_STATUS_DENIED":      3,
 		"APPROVAL_STATUS_EXPIRED":     4,
+		"APPROVAL_STATUS_WITHDRAWN":   5,
 	}
 )
 
@@ -323,6 +327,8 @@ const (
 	RequestStatus_REQUEST_STATUS_ACTIVE           RequestStatus = 5
 	RequestStatus_REQUEST_STATUS_REVOKED          RequestStatus = 6
 	RequestStatus_REQUEST_STATUS_FAILED           RequestStatus = 7
+	// The requester withdrew it before it was decided; nothing was granted.
+	RequestStatus_REQUEST_STATUS_WITHDRAWN RequestStatus = 8
 )
 
 // Enum value maps for RequestStatus.
@@ -336,6 +342,7 @@ var (
 		5: "REQUEST_STATUS_ACTIVE",
 		6: "REQUEST_STATUS_REVOKED",
 		7: "REQUEST_STATUS_FAILED",
+		8: "REQUEST_STATUS_WITHDRAWN",
 	}
 	RequestStatus_value = map[string]int32{
 		"REQUEST_STATUS_UNSPECIFIED":      0,
@@ -346,6 +353,7 @@ var (
 		"REQUEST_STATUS_ACTIVE":           5,
 		"REQUEST_STATUS_REVOKED":          6,
 		"REQUEST_STATUS_FAILED":           7,
+		"REQUEST_STATUS_WITHDRAWN":        8,
 	}
 )
 
@@ -1670,13 +1678,14 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x17APPROVER_KIND_APP_OWNER\x10\x03\x12\x17\n" +
 	"\x13APPROVER_KIND_GROUP\x10\x04\x12\x1a\n" +
 	"\x16APPROVER_KIND_SECURITY\x10\x05\x12\x18\n" +
-	"\x14APPROVER_KIND_ANY_OF\x10\x06*\xa5\x01\n" +
+	"\x14APPROVER_KIND_ANY_OF\x10\x06*\xc4\x01\n" +
 	"\x0eApprovalStatus\x12\x1f\n" +
 	"\x1bAPPROVAL_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17APPROVAL_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18APPROVAL_STATUS_APPROVED\x10\x02\x12\x1a\n" +
 	"\x16APPROVAL_STATUS_DENIED\x10\x03\x12\x1b\n" +
-	"\x17APPROVAL_STATUS_EXPIRED\x10\x04*m\n" +
+	"\x17APPROVAL_STATUS_EXPIRED\x10\x04\x12\x1d\n" +
+	"\x19APPROVAL_STATUS_WITHDRAWN\x10\x05*m\n" +
 	"\fApprovalKind\x12\x1d\n" +
 	"\x19APPROVAL_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14APPROVAL_KIND_ACCESS\x10\x01\x12$\n" +
@@ -1686,7 +1695,7 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x14GRANT_STATUS_PENDING\x10\x01\x12\x17\n" +
 	"\x13GRANT_STATUS_ACTIVE\x10\x02\x12\x18\n" +
 	"\x14GRANT_STATUS_REVOKED\x10\x03\x12\x17\n" +
-	"\x13GRANT_STATUS_FAILED\x10\x04*\xfc\x01\n" +
+	"\x13GRANT_STATUS_FAILED\x10\x04*\x9a\x02\n" +
 	"\rRequestStatus\x12\x1e\n" +
 	"\x1aREQUEST_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18REQUEST_STATUS_SUBMITTED\x10\x01\x12#\n" +
@@ -1695,7 +1704,8 @@ const file_iga_v1_access_proto_rawDesc = "" +
 	"\x15REQUEST_STATUS_DENIED\x10\x04\x12\x19\n" +
 	"\x15REQUEST_STATUS_ACTIVE\x10\x05\x12\x1a\n" +
 	"\x16REQUEST_STATUS_REVOKED\x10\x06\x12\x19\n" +
-	"\x15REQUEST_STATUS_FAILED\x10\aB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
+	"\x15REQUEST_STATUS_FAILED\x10\a\x12\x1c\n" +
+	"\x18REQUEST_STATUS_WITHDRAWN\x10\bB1Z/github.com/agentic-iga/iga/pkg/gen/iga/v1;igav1b\x06proto3"
 
 var (
 	file_iga_v1_access_proto_rawDescOnce sync.Once

@@ -397,6 +397,77 @@ func (x *RequestDenied) GetBy() string {
 	return ""
 }
 
+// RequestWithdrawn is published on iga.evt.request.withdrawn when the requester takes a
+// request back before it was decided: its approval is closed and nothing is granted.
+type RequestWithdrawn struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Who withdrew it (the requester).
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	WithdrawnAt   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=withdrawn_at,json=withdrawnAt,proto3" json:"withdrawn_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestWithdrawn) Reset() {
+	*x = RequestWithdrawn{}
+	mi := &file_iga_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestWithdrawn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestWithdrawn) ProtoMessage() {}
+
+func (x *RequestWithdrawn) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestWithdrawn.ProtoReflect.Descriptor instead.
+func (*RequestWithdrawn) Descriptor() ([]byte, []int) {
+	return file_iga_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RequestWithdrawn) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RequestWithdrawn) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *RequestWithdrawn) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestWithdrawn) GetWithdrawnAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WithdrawnAt
+	}
+	return nil
+}
+
 // GrantChanged is published for grant.active, grant.revoked and grant.failed.
 type GrantChanged struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -407,7 +478,7 @@ type GrantChanged struct {
 
 func (x *GrantChanged) Reset() {
 	*x = GrantChanged{}
-	mi := &file_iga_v1_events_proto_msgTypes[6]
+	mi := &file_iga_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +490,7 @@ func (x *GrantChanged) String() string {
 func (*GrantChanged) ProtoMessage() {}
 
 func (x *GrantChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_events_proto_msgTypes[6]
+	mi := &file_iga_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +503,7 @@ func (x *GrantChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantChanged.ProtoReflect.Descriptor instead.
 func (*GrantChanged) Descriptor() ([]byte, []int) {
-	return file_iga_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_iga_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GrantChanged) GetGrant() *Grant {
@@ -459,7 +530,7 @@ type ManualTask struct {
 
 func (x *ManualTask) Reset() {
 	*x = ManualTask{}
-	mi := &file_iga_v1_events_proto_msgTypes[7]
+	mi := &file_iga_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +542,7 @@ func (x *ManualTask) String() string {
 func (*ManualTask) ProtoMessage() {}
 
 func (x *ManualTask) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_events_proto_msgTypes[7]
+	mi := &file_iga_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +555,7 @@ func (x *ManualTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManualTask.ProtoReflect.Descriptor instead.
 func (*ManualTask) Descriptor() ([]byte, []int) {
-	return file_iga_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_iga_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ManualTask) GetTaskId() string {
@@ -552,7 +623,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_iga_v1_events_proto_msgTypes[8]
+	mi := &file_iga_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +635,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_events_proto_msgTypes[8]
+	mi := &file_iga_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +648,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_iga_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_iga_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeadLetter) GetSubject() string {
@@ -660,7 +731,13 @@ const file_iga_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x0e\n" +
-	"\x02by\x18\x03 \x01(\tR\x02by\"3\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\"\x98\x01\n" +
+	"\x10RequestWithdrawn\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12=\n" +
+	"\fwithdrawn_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vwithdrawnAt\"3\n" +
 	"\fGrantChanged\x12#\n" +
 	"\x05grant\x18\x01 \x01(\v2\r.iga.v1.GrantR\x05grant\"\xed\x01\n" +
 	"\n" +
@@ -699,7 +776,7 @@ func file_iga_v1_events_proto_rawDescGZIP() []byte {
 	return file_iga_v1_events_proto_rawDescData
 }
 
-var file_iga_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_iga_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_iga_v1_events_proto_goTypes = []any{
 	(*Envelope)(nil),              // 0: iga.v1.Envelope
 	(*RequestSubmitted)(nil),      // 1: iga.v1.RequestSubmitted
@@ -707,32 +784,34 @@ var file_iga_v1_events_proto_goTypes = []any{
 	(*ApprovalRequested)(nil),     // 3: iga.v1.ApprovalRequested
 	(*ApprovalDecided)(nil),       // 4: iga.v1.ApprovalDecided
 	(*RequestDenied)(nil),         // 5: iga.v1.RequestDenied
-	(*GrantChanged)(nil),          // 6: iga.v1.GrantChanged
-	(*ManualTask)(nil),            // 7: iga.v1.ManualTask
-	(*DeadLetter)(nil),            // 8: iga.v1.DeadLetter
-	nil,                           // 9: iga.v1.DeadLetter.HeadersEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*anypb.Any)(nil),             // 11: google.protobuf.Any
-	(*AccessRequest)(nil),         // 12: iga.v1.AccessRequest
-	(*PolicyDecision)(nil),        // 13: iga.v1.PolicyDecision
-	(*Approval)(nil),              // 14: iga.v1.Approval
-	(*Grant)(nil),                 // 15: iga.v1.Grant
+	(*RequestWithdrawn)(nil),      // 6: iga.v1.RequestWithdrawn
+	(*GrantChanged)(nil),          // 7: iga.v1.GrantChanged
+	(*ManualTask)(nil),            // 8: iga.v1.ManualTask
+	(*DeadLetter)(nil),            // 9: iga.v1.DeadLetter
+	nil,                           // 10: iga.v1.DeadLetter.HeadersEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*anypb.Any)(nil),             // 12: google.protobuf.Any
+	(*AccessRequest)(nil),         // 13: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),        // 14: iga.v1.PolicyDecision
+	(*Approval)(nil),              // 15: iga.v1.Approval
+	(*Grant)(nil),                 // 16: iga.v1.Grant
 }
 var file_iga_v1_events_proto_depIdxs = []int32{
-	10, // 0: iga.v1.Envelope.time:type_name -> google.protobuf.Timestamp
-	11, // 1: iga.v1.Envelope.data:type_name -> google.protobuf.Any
-	12, // 2: iga.v1.RequestSubmitted.request:type_name -> iga.v1.AccessRequest
-	13, // 3: iga.v1.PolicyDecided.decision:type_name -> iga.v1.PolicyDecision
-	14, // 4: iga.v1.ApprovalRequested.approval:type_name -> iga.v1.Approval
-	14, // 5: iga.v1.ApprovalDecided.approval:type_name -> iga.v1.Approval
-	15, // 6: iga.v1.GrantChanged.grant:type_name -> iga.v1.Grant
-	9,  // 7: iga.v1.DeadLetter.headers:type_name -> iga.v1.DeadLetter.HeadersEntry
-	10, // 8: iga.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	11, // 0: iga.v1.Envelope.time:type_name -> google.protobuf.Timestamp
+	12, // 1: iga.v1.Envelope.data:type_name -> google.protobuf.Any
+	13, // 2: iga.v1.RequestSubmitted.request:type_name -> iga.v1.AccessRequest
+	14, // 3: iga.v1.PolicyDecided.decision:type_name -> iga.v1.PolicyDecision
+	15, // 4: iga.v1.ApprovalRequested.approval:type_name -> iga.v1.Approval
+	15, // 5: iga.v1.ApprovalDecided.approval:type_name -> iga.v1.Approval
+	11, // 6: iga.v1.RequestWithdrawn.withdrawn_at:type_name -> google.protobuf.Timestamp
+	16, // 7: iga.v1.GrantChanged.grant:type_name -> iga.v1.Grant
+	10, // 8: iga.v1.DeadLetter.headers:type_name -> iga.v1.DeadLetter.HeadersEntry
+	11, // 9: iga.v1.DeadLetter.failed_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_events_proto_init() }
@@ -747,7 +826,7 @@ func file_iga_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_events_proto_rawDesc), len(file_iga_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -882,6 +882,111 @@ func (x *DecideResponse) GetApproval() *Approval {
 	return nil
 }
 
+type WithdrawRequestRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Who asks to withdraw it; it must be the requester. Dev-mode identity, like approvals.
+	RequesterEmail string `protobuf:"bytes,2,opt,name=requester_email,json=requesterEmail,proto3" json:"requester_email,omitempty"`
+	Reason         string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WithdrawRequestRequest) Reset() {
+	*x = WithdrawRequestRequest{}
+	mi := &file_iga_v1_services_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawRequestRequest) ProtoMessage() {}
+
+func (x *WithdrawRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_services_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawRequestRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawRequestRequest) Descriptor() ([]byte, []int) {
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WithdrawRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *WithdrawRequestRequest) GetRequesterEmail() string {
+	if x != nil {
+		return x.RequesterEmail
+	}
+	return ""
+}
+
+func (x *WithdrawRequestRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type WithdrawRequestResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Request       *RequestView           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawRequestResponse) Reset() {
+	*x = WithdrawRequestResponse{}
+	mi := &file_iga_v1_services_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawRequestResponse) ProtoMessage() {}
+
+func (x *WithdrawRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iga_v1_services_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawRequestResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawRequestResponse) Descriptor() ([]byte, []int) {
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WithdrawRequestResponse) GetRequest() *RequestView {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
 type ListRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only requests where this person is requester or beneficiary; empty for all.
@@ -892,7 +997,7 @@ type ListRequestsRequest struct {
 
 func (x *ListRequestsRequest) Reset() {
 	*x = ListRequestsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[17]
+	mi := &file_iga_v1_services_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +1009,7 @@ func (x *ListRequestsRequest) String() string {
 func (*ListRequestsRequest) ProtoMessage() {}
 
 func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[17]
+	mi := &file_iga_v1_services_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +1022,7 @@ func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{17}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListRequestsRequest) GetPersonEmail() string {
@@ -936,7 +1041,7 @@ type ListRequestsResponse struct {
 
 func (x *ListRequestsResponse) Reset() {
 	*x = ListRequestsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[18]
+	mi := &file_iga_v1_services_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1053,7 @@ func (x *ListRequestsResponse) String() string {
 func (*ListRequestsResponse) ProtoMessage() {}
 
 func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[18]
+	mi := &file_iga_v1_services_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1066,7 @@ func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{18}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRequestsResponse) GetRequests() []*RequestView {
@@ -980,7 +1085,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[19]
+	mi := &file_iga_v1_services_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1097,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[19]
+	mi := &file_iga_v1_services_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1110,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{19}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetRequestRequest) GetRequestId() string {
@@ -1024,7 +1129,7 @@ type GetRequestResponse struct {
 
 func (x *GetRequestResponse) Reset() {
 	*x = GetRequestResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[20]
+	mi := &file_iga_v1_services_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1141,7 @@ func (x *GetRequestResponse) String() string {
 func (*GetRequestResponse) ProtoMessage() {}
 
 func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[20]
+	mi := &file_iga_v1_services_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1154,7 @@ func (x *GetRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{20}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetRequestResponse) GetRequest() *RequestView {
@@ -1069,7 +1174,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[21]
+	mi := &file_iga_v1_services_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1186,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[21]
+	mi := &file_iga_v1_services_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1199,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{21}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CheckAccessRequest) GetPersonEmail() string {
@@ -1122,7 +1227,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[22]
+	mi := &file_iga_v1_services_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1239,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[22]
+	mi := &file_iga_v1_services_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1252,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{22}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CheckAccessResponse) GetHasAccess() bool {
@@ -1176,7 +1281,7 @@ type ListGrantsRequest struct {
 
 func (x *ListGrantsRequest) Reset() {
 	*x = ListGrantsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[23]
+	mi := &file_iga_v1_services_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1293,7 @@ func (x *ListGrantsRequest) String() string {
 func (*ListGrantsRequest) ProtoMessage() {}
 
 func (x *ListGrantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[23]
+	mi := &file_iga_v1_services_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1306,7 @@ func (x *ListGrantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGrantsRequest.ProtoReflect.Descriptor instead.
 func (*ListGrantsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{23}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListGrantsRequest) GetPersonEmail() string {
@@ -1227,7 +1332,7 @@ type ListGrantsResponse struct {
 
 func (x *ListGrantsResponse) Reset() {
 	*x = ListGrantsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[24]
+	mi := &file_iga_v1_services_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1344,7 @@ func (x *ListGrantsResponse) String() string {
 func (*ListGrantsResponse) ProtoMessage() {}
 
 func (x *ListGrantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[24]
+	mi := &file_iga_v1_services_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1357,7 @@ func (x *ListGrantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGrantsResponse.ProtoReflect.Descriptor instead.
 func (*ListGrantsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{24}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListGrantsResponse) GetGrants() []*Grant {
@@ -1271,7 +1376,7 @@ type GetPersonRequest struct {
 
 func (x *GetPersonRequest) Reset() {
 	*x = GetPersonRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[25]
+	mi := &file_iga_v1_services_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1283,7 +1388,7 @@ func (x *GetPersonRequest) String() string {
 func (*GetPersonRequest) ProtoMessage() {}
 
 func (x *GetPersonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[25]
+	mi := &file_iga_v1_services_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1296,7 +1401,7 @@ func (x *GetPersonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPersonRequest.ProtoReflect.Descriptor instead.
 func (*GetPersonRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{25}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPersonRequest) GetEmail() string {
@@ -1315,7 +1420,7 @@ type GetPersonResponse struct {
 
 func (x *GetPersonResponse) Reset() {
 	*x = GetPersonResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[26]
+	mi := &file_iga_v1_services_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1432,7 @@ func (x *GetPersonResponse) String() string {
 func (*GetPersonResponse) ProtoMessage() {}
 
 func (x *GetPersonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[26]
+	mi := &file_iga_v1_services_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1445,7 @@ func (x *GetPersonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPersonResponse.ProtoReflect.Descriptor instead.
 func (*GetPersonResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{26}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPersonResponse) GetPerson() *Person {
@@ -1359,7 +1464,7 @@ type ListEntitlementsRequest struct {
 
 func (x *ListEntitlementsRequest) Reset() {
 	*x = ListEntitlementsRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[27]
+	mi := &file_iga_v1_services_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1476,7 @@ func (x *ListEntitlementsRequest) String() string {
 func (*ListEntitlementsRequest) ProtoMessage() {}
 
 func (x *ListEntitlementsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[27]
+	mi := &file_iga_v1_services_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1489,7 @@ func (x *ListEntitlementsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitlementsRequest.ProtoReflect.Descriptor instead.
 func (*ListEntitlementsRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{27}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListEntitlementsRequest) GetAppId() string {
@@ -1404,7 +1509,7 @@ type ListEntitlementsResponse struct {
 
 func (x *ListEntitlementsResponse) Reset() {
 	*x = ListEntitlementsResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[28]
+	mi := &file_iga_v1_services_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1521,7 @@ func (x *ListEntitlementsResponse) String() string {
 func (*ListEntitlementsResponse) ProtoMessage() {}
 
 func (x *ListEntitlementsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[28]
+	mi := &file_iga_v1_services_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1534,7 @@ func (x *ListEntitlementsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntitlementsResponse.ProtoReflect.Descriptor instead.
 func (*ListEntitlementsResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{28}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListEntitlementsResponse) GetEntitlements() []*Entitlement {
@@ -1459,7 +1564,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_iga_v1_services_proto_msgTypes[29]
+	mi := &file_iga_v1_services_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1576,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[29]
+	mi := &file_iga_v1_services_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1589,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{29}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchRequest) GetLast() uint64 {
@@ -1517,7 +1622,7 @@ type WatchResponse struct {
 
 func (x *WatchResponse) Reset() {
 	*x = WatchResponse{}
-	mi := &file_iga_v1_services_proto_msgTypes[30]
+	mi := &file_iga_v1_services_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1634,7 @@ func (x *WatchResponse) String() string {
 func (*WatchResponse) ProtoMessage() {}
 
 func (x *WatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_iga_v1_services_proto_msgTypes[30]
+	mi := &file_iga_v1_services_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1647,7 @@ func (x *WatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
 func (*WatchResponse) Descriptor() ([]byte, []int) {
-	return file_iga_v1_services_proto_rawDescGZIP(), []int{30}
+	return file_iga_v1_services_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchResponse) GetEvent() *Envelope {
@@ -1605,7 +1710,14 @@ const file_iga_v1_services_proto_rawDesc = "" +
 	"\aapprove\x18\x03 \x01(\bR\aapprove\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\">\n" +
 	"\x0eDecideResponse\x12,\n" +
-	"\bapproval\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\bapproval\"8\n" +
+	"\bapproval\x18\x01 \x01(\v2\x10.iga.v1.ApprovalR\bapproval\"x\n" +
+	"\x16WithdrawRequestRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12'\n" +
+	"\x0frequester_email\x18\x02 \x01(\tR\x0erequesterEmail\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"H\n" +
+	"\x17WithdrawRequestResponse\x12-\n" +
+	"\arequest\x18\x01 \x01(\v2\x13.iga.v1.RequestViewR\arequest\"8\n" +
 	"\x13ListRequestsRequest\x12!\n" +
 	"\fperson_email\x18\x01 \x01(\tR\vpersonEmail\"G\n" +
 	"\x14ListRequestsResponse\x12/\n" +
@@ -1652,11 +1764,12 @@ const file_iga_v1_services_proto_rawDesc = "" +
 	"\x0fApprovalService\x12I\n" +
 	"\fRequirements\x12\x1b.iga.v1.RequirementsRequest\x1a\x1c.iga.v1.RequirementsResponse\x12L\n" +
 	"\rListApprovals\x12\x1c.iga.v1.ListApprovalsRequest\x1a\x1d.iga.v1.ListApprovalsResponse\x127\n" +
-	"\x06Decide\x12\x15.iga.v1.DecideRequest\x1a\x16.iga.v1.DecideResponse2\xa1\x01\n" +
+	"\x06Decide\x12\x15.iga.v1.DecideRequest\x1a\x16.iga.v1.DecideResponse2\xf5\x01\n" +
 	"\x0fRequestsService\x12I\n" +
 	"\fListRequests\x12\x1b.iga.v1.ListRequestsRequest\x1a\x1c.iga.v1.ListRequestsResponse\x12C\n" +
 	"\n" +
-	"GetRequest\x12\x19.iga.v1.GetRequestRequest\x1a\x1a.iga.v1.GetRequestResponse2\xa2\x01\n" +
+	"GetRequest\x12\x19.iga.v1.GetRequestRequest\x1a\x1a.iga.v1.GetRequestResponse\x12R\n" +
+	"\x0fWithdrawRequest\x12\x1e.iga.v1.WithdrawRequestRequest\x1a\x1f.iga.v1.WithdrawRequestResponse2\xa2\x01\n" +
 	"\x13EntitlementsService\x12F\n" +
 	"\vCheckAccess\x12\x1a.iga.v1.CheckAccessRequest\x1a\x1b.iga.v1.CheckAccessResponse\x12C\n" +
 	"\n" +
@@ -1679,7 +1792,7 @@ func file_iga_v1_services_proto_rawDescGZIP() []byte {
 	return file_iga_v1_services_proto_rawDescData
 }
 
-var file_iga_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_iga_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_iga_v1_services_proto_goTypes = []any{
 	(*NoticesRequest)(nil),           // 0: iga.v1.NoticesRequest
 	(*NoticesResponse)(nil),          // 1: iga.v1.NoticesResponse
@@ -1698,92 +1811,97 @@ var file_iga_v1_services_proto_goTypes = []any{
 	(*ListApprovalsResponse)(nil),    // 14: iga.v1.ListApprovalsResponse
 	(*DecideRequest)(nil),            // 15: iga.v1.DecideRequest
 	(*DecideResponse)(nil),           // 16: iga.v1.DecideResponse
-	(*ListRequestsRequest)(nil),      // 17: iga.v1.ListRequestsRequest
-	(*ListRequestsResponse)(nil),     // 18: iga.v1.ListRequestsResponse
-	(*GetRequestRequest)(nil),        // 19: iga.v1.GetRequestRequest
-	(*GetRequestResponse)(nil),       // 20: iga.v1.GetRequestResponse
-	(*CheckAccessRequest)(nil),       // 21: iga.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),      // 22: iga.v1.CheckAccessResponse
-	(*ListGrantsRequest)(nil),        // 23: iga.v1.ListGrantsRequest
-	(*ListGrantsResponse)(nil),       // 24: iga.v1.ListGrantsResponse
-	(*GetPersonRequest)(nil),         // 25: iga.v1.GetPersonRequest
-	(*GetPersonResponse)(nil),        // 26: iga.v1.GetPersonResponse
-	(*ListEntitlementsRequest)(nil),  // 27: iga.v1.ListEntitlementsRequest
-	(*ListEntitlementsResponse)(nil), // 28: iga.v1.ListEntitlementsResponse
-	(*WatchRequest)(nil),             // 29: iga.v1.WatchRequest
-	(*WatchResponse)(nil),            // 30: iga.v1.WatchResponse
-	(*Reply)(nil),                    // 31: iga.v1.Reply
-	(*ChatMessage)(nil),              // 32: iga.v1.ChatMessage
-	(*durationpb.Duration)(nil),      // 33: google.protobuf.Duration
-	(*AccessRequest)(nil),            // 34: iga.v1.AccessRequest
-	(*PolicyDecision)(nil),           // 35: iga.v1.PolicyDecision
-	(ApprovalStatus)(0),              // 36: iga.v1.ApprovalStatus
-	(*Approval)(nil),                 // 37: iga.v1.Approval
-	(*RequestView)(nil),              // 38: iga.v1.RequestView
-	(*Grant)(nil),                    // 39: iga.v1.Grant
-	(*Person)(nil),                   // 40: iga.v1.Person
-	(*Entitlement)(nil),              // 41: iga.v1.Entitlement
-	(*App)(nil),                      // 42: iga.v1.App
-	(*Envelope)(nil),                 // 43: iga.v1.Envelope
+	(*WithdrawRequestRequest)(nil),   // 17: iga.v1.WithdrawRequestRequest
+	(*WithdrawRequestResponse)(nil),  // 18: iga.v1.WithdrawRequestResponse
+	(*ListRequestsRequest)(nil),      // 19: iga.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),     // 20: iga.v1.ListRequestsResponse
+	(*GetRequestRequest)(nil),        // 21: iga.v1.GetRequestRequest
+	(*GetRequestResponse)(nil),       // 22: iga.v1.GetRequestResponse
+	(*CheckAccessRequest)(nil),       // 23: iga.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),      // 24: iga.v1.CheckAccessResponse
+	(*ListGrantsRequest)(nil),        // 25: iga.v1.ListGrantsRequest
+	(*ListGrantsResponse)(nil),       // 26: iga.v1.ListGrantsResponse
+	(*GetPersonRequest)(nil),         // 27: iga.v1.GetPersonRequest
+	(*GetPersonResponse)(nil),        // 28: iga.v1.GetPersonResponse
+	(*ListEntitlementsRequest)(nil),  // 29: iga.v1.ListEntitlementsRequest
+	(*ListEntitlementsResponse)(nil), // 30: iga.v1.ListEntitlementsResponse
+	(*WatchRequest)(nil),             // 31: iga.v1.WatchRequest
+	(*WatchResponse)(nil),            // 32: iga.v1.WatchResponse
+	(*Reply)(nil),                    // 33: iga.v1.Reply
+	(*ChatMessage)(nil),              // 34: iga.v1.ChatMessage
+	(*durationpb.Duration)(nil),      // 35: google.protobuf.Duration
+	(*AccessRequest)(nil),            // 36: iga.v1.AccessRequest
+	(*PolicyDecision)(nil),           // 37: iga.v1.PolicyDecision
+	(ApprovalStatus)(0),              // 38: iga.v1.ApprovalStatus
+	(*Approval)(nil),                 // 39: iga.v1.Approval
+	(*RequestView)(nil),              // 40: iga.v1.RequestView
+	(*Grant)(nil),                    // 41: iga.v1.Grant
+	(*Person)(nil),                   // 42: iga.v1.Person
+	(*Entitlement)(nil),              // 43: iga.v1.Entitlement
+	(*App)(nil),                      // 44: iga.v1.App
+	(*Envelope)(nil),                 // 45: iga.v1.Envelope
 }
 var file_iga_v1_services_proto_depIdxs = []int32{
-	31, // 0: iga.v1.NoticesResponse.reply:type_name -> iga.v1.Reply
-	32, // 1: iga.v1.SendRequest.message:type_name -> iga.v1.ChatMessage
-	32, // 2: iga.v1.ChatRequest.message:type_name -> iga.v1.ChatMessage
-	33, // 3: iga.v1.ChatRequest.timeout:type_name -> google.protobuf.Duration
-	31, // 4: iga.v1.ChatResponse.replies:type_name -> iga.v1.Reply
-	34, // 5: iga.v1.EvaluateRequest.request:type_name -> iga.v1.AccessRequest
-	35, // 6: iga.v1.EvaluateResponse.decision:type_name -> iga.v1.PolicyDecision
-	35, // 7: iga.v1.GetDecisionResponse.decision:type_name -> iga.v1.PolicyDecision
-	34, // 8: iga.v1.RequirementsRequest.request:type_name -> iga.v1.AccessRequest
-	35, // 9: iga.v1.RequirementsResponse.decision:type_name -> iga.v1.PolicyDecision
+	33, // 0: iga.v1.NoticesResponse.reply:type_name -> iga.v1.Reply
+	34, // 1: iga.v1.SendRequest.message:type_name -> iga.v1.ChatMessage
+	34, // 2: iga.v1.ChatRequest.message:type_name -> iga.v1.ChatMessage
+	35, // 3: iga.v1.ChatRequest.timeout:type_name -> google.protobuf.Duration
+	33, // 4: iga.v1.ChatResponse.replies:type_name -> iga.v1.Reply
+	36, // 5: iga.v1.EvaluateRequest.request:type_name -> iga.v1.AccessRequest
+	37, // 6: iga.v1.EvaluateResponse.decision:type_name -> iga.v1.PolicyDecision
+	37, // 7: iga.v1.GetDecisionResponse.decision:type_name -> iga.v1.PolicyDecision
+	36, // 8: iga.v1.RequirementsRequest.request:type_name -> iga.v1.AccessRequest
+	37, // 9: iga.v1.RequirementsResponse.decision:type_name -> iga.v1.PolicyDecision
 	12, // 10: iga.v1.RequirementsResponse.stages:type_name -> iga.v1.StageApprovers
-	36, // 11: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
-	37, // 12: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
-	37, // 13: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
-	38, // 14: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
-	38, // 15: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
-	39, // 16: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
-	39, // 17: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
-	40, // 18: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
-	41, // 19: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
-	42, // 20: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
-	43, // 21: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
-	2,  // 22: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
-	4,  // 23: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
-	0,  // 24: iga.v1.IntakeService.Notices:input_type -> iga.v1.NoticesRequest
-	6,  // 25: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
-	8,  // 26: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
-	10, // 27: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
-	13, // 28: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
-	15, // 29: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
-	17, // 30: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
-	19, // 31: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
-	21, // 32: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
-	23, // 33: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
-	25, // 34: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
-	27, // 35: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
-	29, // 36: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
-	3,  // 37: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
-	5,  // 38: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
-	1,  // 39: iga.v1.IntakeService.Notices:output_type -> iga.v1.NoticesResponse
-	7,  // 40: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
-	9,  // 41: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
-	11, // 42: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
-	14, // 43: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
-	16, // 44: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
-	18, // 45: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
-	20, // 46: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
-	22, // 47: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
-	24, // 48: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
-	26, // 49: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
-	28, // 50: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
-	30, // 51: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
-	37, // [37:52] is the sub-list for method output_type
-	22, // [22:37] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	38, // 11: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
+	39, // 12: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
+	39, // 13: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
+	40, // 14: iga.v1.WithdrawRequestResponse.request:type_name -> iga.v1.RequestView
+	40, // 15: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
+	40, // 16: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
+	41, // 17: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
+	41, // 18: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
+	42, // 19: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
+	43, // 20: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
+	44, // 21: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
+	45, // 22: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
+	2,  // 23: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
+	4,  // 24: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
+	0,  // 25: iga.v1.IntakeService.Notices:input_type -> iga.v1.NoticesRequest
+	6,  // 26: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
+	8,  // 27: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
+	10, // 28: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
+	13, // 29: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
+	15, // 30: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
+	19, // 31: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
+	21, // 32: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
+	17, // 33: iga.v1.RequestsService.WithdrawRequest:input_type -> iga.v1.WithdrawRequestRequest
+	23, // 34: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
+	25, // 35: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
+	27, // 36: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
+	29, // 37: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
+	31, // 38: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
+	3,  // 39: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
+	5,  // 40: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
+	1,  // 41: iga.v1.IntakeService.Notices:output_type -> iga.v1.NoticesResponse
+	7,  // 42: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
+	9,  // 43: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
+	11, // 44: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
+	14, // 45: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
+	16, // 46: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
+	20, // 47: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
+	22, // 48: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
+	18, // 49: iga.v1.RequestsService.WithdrawRequest:output_type -> iga.v1.WithdrawRequestResponse
+	24, // 50: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
+	26, // 51: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
+	28, // 52: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
+	30, // 53: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
+	32, // 54: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
+	39, // [39:55] is the sub-list for method output_type
+	23, // [23:39] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_services_proto_init() }
@@ -1801,7 +1919,7 @@ func file_iga_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iga_v1_services_proto_rawDesc), len(file_iga_v1_services_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

@@ -551,8 +551,9 @@ var ApprovalService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	RequestsService_ListRequests_FullMethodName = "/iga.v1.RequestsService/ListRequests"
-	RequestsService_GetRequest_FullMethodName   = "/iga.v1.RequestsService/GetRequest"
+	RequestsService_ListRequests_FullMethodName    = "/iga.v1.RequestsService/ListRequests"
+	RequestsService_GetRequest_FullMethodName      = "/iga.v1.RequestsService/GetRequest"
+	RequestsService_WithdrawRequest_FullMethodName = "/iga.v1.RequestsService/WithdrawRequest"
 )
 
 // RequestsServiceClient is the client API for RequestsService service.
@@ -563,6 +564,10 @@ const (
 type RequestsServiceClient interface {
 	ListRequests(ctx context.Context, in *ListRequestsRequest, opts ...grpc.CallOption) (*ListRequestsResponse, error)
 	GetRequest(ctx context.Context, in *GetRequestRequest, opts ...grpc.CallOption) (*GetRequestResponse, error)
+	// WithdrawRequest takes back a request still waiting for approval. Only its requester
+	// may; a request already decided or granted is refused (FailedPrecondition) with what
+	// to do instead.
+	WithdrawRequest(ctx context.Context, in *WithdrawRequestRequest, opts ...grpc.CallOption) (*WithdrawRequestResponse, error)
 }
 
 type requestsServiceClient struct {
@@ -593,6 +598,16 @@ func (c *requestsServiceClient) GetRequest(ctx context.Context, in *GetRequestRe
 	return out, nil
 }
 
+func (c *requestsServiceClient) WithdrawRequest(ctx context.Context, in *WithdrawRequestRequest, opts ...grpc.CallOption) (*WithdrawRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawRequestResponse)
+	err := c.cc.Invoke(ctx, RequestsService_WithdrawRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RequestsServiceServer is the server API for RequestsService service.
 // All implementations must embed UnimplementedRequestsServiceServer
 // for forward compatibility.
@@ -601,6 +616,10 @@ func (c *requestsServiceClient) GetRequest(ctx context.Context, in *GetRequestRe
 type RequestsServiceServer interface {
 	ListRequests(context.Context, *ListRequestsRequest) (*ListRequestsResponse, error)
 	GetRequest(context.Context, *GetRequestRequest) (*GetRequestResponse, error)
+	// WithdrawRequest takes back a request still waiting for approval. Only its requester
+	// may; a request already decided or granted is refused (FailedPrecondition) with what
+	// to do instead.
+	WithdrawRequest(context.Context, *WithdrawRequestRequest) (*WithdrawRequestResponse, error)
 	mustEmbedUnimplementedRequestsServiceServer()
 }
 
@@ -616,6 +635,9 @@ func (UnimplementedRequestsServiceServer) ListRequests(context.Context, *ListReq
 }
 func (UnimplementedRequestsServiceServer) GetRequest(context.Context, *GetRequestRequest) (*GetRequestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRequest not implemented")
+}
+func (UnimplementedRequestsServiceServer) WithdrawRequest(context.Context, *WithdrawRequestRequest) (*WithdrawRequestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawRequest not implemented")
 }
 func (UnimplementedRequestsServiceServer) mustEmbedUnimplementedRequestsServiceServer() {}
 func (UnimplementedRequestsServiceServer) testEmbeddedByValue()                         {}
@@ -674,6 +696,24 @@ func _RequestsService_GetRequest_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RequestsService_WithdrawRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RequestsServiceServer).WithdrawRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RequestsService_WithdrawRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RequestsServiceServer).WithdrawRequest(ctx, req.(*WithdrawRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RequestsService_ServiceDesc is the grpc.ServiceDesc for RequestsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -688,6 +728,10 @@ var RequestsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRequest",
 			Handler:    _RequestsService_GetRequest_Handler,
+		},
+		{
+			MethodName: "WithdrawRequest",
+			Handler:    _RequestsService_WithdrawRequest_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
