@@ -1367,6 +1367,12 @@ func (t *turn) checkAndProposeWhy(why string) (conv.Reply, error) {
 			who = d.Beneficiary + " already has"
 		}
 		text := fmt.Sprintf("%s %s, until %s, so there's nothing new to request.", who, t.label(d.EntitlementID), t.when(g.GetExpiresAt().AsTime()))
+		if strings.EqualFold(d.Beneficiary, t.me.GetEmail()) && removalWordRe.MatchString(strings.ToLower(t.text)) {
+			// Words of removal are never answered with an offer to extend.
+			t.st.Reset()
+			text += fmt.Sprintf(" If you meant to give it up, say \"remove my %s\".", t.shortLabel(d.EntitlementID))
+			return conv.Reply{Kind: conv.ReplyInfo, Text: text, EntitlementID: d.EntitlementID}, nil
+		}
 		if strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
 			d.ExtendsGrantID = g.GetId()
 			text += " Do you want to extend it?"

@@ -302,7 +302,10 @@ var (
 		"remove", "revoke", "drop", "take away", "take me off", "end my", "end me", "end it", "end this", "end that", "end them", "end those", "end all",
 		"release", "return my", "return me", "return it", "return this", "return that", "return them", "return those", "return all",
 		"deprovision", "unassign", "withdraw", "strip", "cancel my")
-	extendRe = guard(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`,
+	// removalWordRe: any word of giving access up, wherever it stands ("write access to
+	// remove old branches" is a request, but no place to offer an extension either).
+	removalWordRe = regexp.MustCompile(`\b(?:remov(?:e|al|ing)|revok(?:e|ing)|relinquish|take away|give up|drop|no longer|done with|finished with|deprovision|offboard)\b`)
+	extendRe      = guard(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`,
 		"extend", "extension", "prolong", "renew", "more time", "longer", "keep ", "another ")
 	yesRe       = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
 	noRe        = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)

@@ -148,6 +148,10 @@ func TestRemovalsAreRelinquishes(t *testing.T) {
 		{name: "someone not your report", person: dana, held: map[string]string{"github:write": sam}, steps: []demoStep{
 			{text: "remove sam from github", kind: conv.ReplyInfo, ent: "-", contains: []string{"Sam Patel"}, lacks: []string{"GitHub write"}},
 		}},
+		// A removal word in a request for held access: no offer to extend either.
+		{name: "removal word in a request", person: sam, held: map[string]string{"github:write": ""}, steps: []demoStep{
+			{text: "I need write access to remove old branches in github", kind: conv.ReplyInfo, contains: []string{"already have", `"remove my GitHub write"`}, lacks: []string{"extend"}},
+		}},
 		{name: "unknown person", person: priya, steps: []demoStep{
 			{text: "revoke bob's github access", kind: conv.ReplyQuestion, ent: "-", contains: []string{`"bob"`}},
 		}},
