@@ -136,20 +136,42 @@ func newPolicyExplainCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// writeExplanation prints a decision for a person: the verdict and why, the approvals
+// (with their quorum), the matched rules in aligned columns, and what would change it.
 func writeExplanation(w io.Writer, d *igav1.PolicyDecision) {
-	fmt.Fprintf(w, "%s — %s\n", strings.ToLower(strings.TrimPrefix(d.GetEffect().String(), "EFFECT_")), d.GetReason())
+	effect := func(e igav1.Effect) string { return strings.ToLower(strings.TrimPrefix(e.String(), "EFFECT_")) }
+	fmt.Fprintf(w, "%s — %s\n", effect(d.GetEffect()), d.GetReason())
 	if steps := policytest.Steps(d); len(steps) > 0 {
 		fmt.Fprintf(w, "approvals: %s\n", strings.Join(steps, ", "))
+	}
+	if len(d.GetReviewSteps()) > 0 {
+		var review []string
+		for _, s := range d.GetReviewSteps() {
+			review = append(review, policytest.Step(s))
+		}
+		fmt.Fprintf(w, "reviewed after the fact by: %s\n", strings.Join(review, ", "))
 	}
 	if d.GetGrantedDuration() != nil {
 		fmt.Fprintf(w, "granted for %s (max %s)\n", directory.FormatDuration(d.GetGrantedDuration().AsDuration()),
 			directory.FormatDuration(d.GetMaxDuration().AsDuration()))
 	}
-	for _, m := range d.GetMatchedRules() {
-		fmt.Fprintf(w, "  %-18s %-30s %s\n", m.GetSource(), m.GetRuleId()+" ("+strings.ToLower(strings.TrimPrefix(m.GetEffect().String(), "EFFECT_"))+")", m.GetReason())
+	if len(d.GetMatchedRules()) > 0 {
+		fmt.Fprintln(w, "matched:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, m := range d.GetMatchedRules() {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", m.GetSource(), m.GetRuleId(), effect(m.GetEffect()), m.GetReason())
+		}
+		_ = tw.Flush()
 	}
-	for _, r := range d.GetRemediation() {
-		fmt.Fprintf(w, "  → %s\n", r)
+	if len(d.GetRemediation()) > 0 {
+		if d.GetEffect() == igav1.Effect_EFFECT_DENY {
+			fmt.Fprintln(w, "what would change it:")
+		} else {
+			fmt.Fprintln(w, "notes:")
+		}
+		for _, r := range d.GetRemediation() {
+			fmt.Fprintf(w, "  → %s\n", r)
+		}
 	}
 	fmt.Fprintf(w, "policy %s\n", d.GetPolicyVersion())
 }

@@ -341,7 +341,7 @@ func (p *Policy) explainDenial(in *Input, remedies []string, w *why) []string {
 			tried[av] = true
 			change, says := vary(&in.Person, av)
 			if _, aw := p.decideChanged(in, change); !aw.hard {
-				out = append(out, fmt.Sprintf("%s this %s (rule %s tests person.%s)", says, aw.outcome(), r.id, av.field))
+				out = append(out, fmt.Sprintf("rule %s tests person.%s: %s this %s", r.id, av.field, says, aw.outcome()))
 				found++
 			}
 		}

@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,8 +60,11 @@ type Case struct {
 type Expect struct {
 	// Effect is allow, require_approval or deny.
 	Effect string `yaml:"effect"`
-	// Approvals are the exact approval steps, in order, written "kind" (stage 1) or
-	// "kind@stage": [manager, entitlement_owner@2]. An empty list is not checked; write
+	// Approvals are the exact approval steps, in order, written approver[@stage][ xN|
+	// all]: [manager, entitlement_owner@2, group:cab@2 x2, group:sox-controllers@3 all,
+	// manager or app_owner@1]. The stage is 1 when left out; " xN" says N distinct
+	// approvers must approve (one when left out), " all" every eligible member of the
+	// group; "a or b" is a step either approves. An empty list is not checked; write
 	// [none] to demand no steps.
 	Approvals       []string `yaml:"approvals"`
 	MaxDuration     string   `yaml:"max_duration"`
@@ -124,6 +129,14 @@ func Parse(path string, data []byte) (*Suite, error) {
 			if _, err := engine.ParseEffect(c.Expect.Effect); err != nil {
 				errs = append(errs, fmt.Errorf("%s: test %q: %w", where, c.Name, err))
 			}
+		}
+		for j, a := range c.Expect.Approvals {
+			norm, err := NormalizeStep(a)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: test %q: approvals: %w", where, c.Name, err))
+				continue
+			}
+			s.Cases[i].Expect.Approvals[j] = norm
 		}
 		for _, d := range []string{c.Duration, c.Expect.MaxDuration, c.Expect.GrantedDuration} {
 			if _, err := directory.ParseDuration(d); err != nil {
@@ -255,11 +268,6 @@ func check(want Expect, d *igav1.PolicyDecision, err error) []string {
 		if len(w) == 1 && w[0] == "none" {
 			w = nil
 		}
-		for i := range w {
-			if !strings.Contains(w[i], "@") {
-				w[i] += "@1"
-			}
-		}
 		if !slices.Equal(got, w) {
 			f = append(f, fmt.Sprintf("approvals: got %v, want %v", got, w))
 		}
@@ -302,17 +310,80 @@ func check(want Expect, d *igav1.PolicyDecision, err error) []string {
 	return f
 }
 
-// Steps writes a decision's approval steps as "kind@stage" ("group:sox-controllers@3").
+// Steps writes a decision's approval steps the way test files expect them:
+// "manager@1", "group:cab@2 x2", "group:sox-controllers@3 all", "manager or app_owner@1".
 func Steps(d *igav1.PolicyDecision) []string {
 	var out []string
 	for _, s := range d.GetApprovalSteps() {
-		kind := strings.ToLower(strings.TrimPrefix(s.GetKind().String(), "APPROVER_KIND_"))
-		if s.GetKind() == igav1.ApproverKind_APPROVER_KIND_GROUP {
-			kind = "group:" + s.GetGroup()
-		}
-		out = append(out, fmt.Sprintf("%s@%d", kind, s.GetStage()))
+		out = append(out, Step(s))
 	}
 	return out
+}
+
+// Step writes one approval step: approver@stage, then " xN" for a quorum of N, " all"
+// for every member of the group.
+func Step(s *igav1.ApprovalStep) string {
+	who := approver(s.GetKind(), s.GetGroup())
+	if s.GetKind() == igav1.ApproverKind_APPROVER_KIND_ANY_OF {
+		alts := make([]string, len(s.GetAnyOf()))
+		for i, a := range s.GetAnyOf() {
+			alts[i] = approver(a.GetKind(), a.GetGroup())
+		}
+		who = strings.Join(alts, " or ")
+	}
+	out := fmt.Sprintf("%s@%d", who, max(s.GetStage(), 1))
+	switch {
+	case s.GetAll():
+		out += " all"
+	case s.GetQuorum() > 1:
+		out += fmt.Sprintf(" x%d", s.GetQuorum())
+	}
+	return out
+}
+
+func approver(k igav1.ApproverKind, group string) string {
+	if k == igav1.ApproverKind_APPROVER_KIND_GROUP {
+		return "group:" + group
+	}
+	return strings.ToLower(strings.TrimPrefix(k.String(), "APPROVER_KIND_"))
+}
+
+var quorumSuffix = regexp.MustCompile(`^(.*?)\s+(?:x([0-9]+)|(all))$`)
+
+// NormalizeStep checks an expected approval step and writes it as Step does: the stage
+// defaults to 1 and a quorum of one is left out ("manager" → "manager@1").
+func NormalizeStep(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "none" {
+		return s, nil
+	}
+	who, quorum := s, ""
+	if m := quorumSuffix.FindStringSubmatch(s); m != nil {
+		switch who = m[1]; {
+		case m[3] == "all":
+			quorum = " all"
+		case m[2] == "0":
+			return "", fmt.Errorf("%q: a quorum of 0 approves nothing", s)
+		case m[2] != "1":
+			quorum = " x" + strings.TrimLeft(m[2], "0")
+		}
+	}
+	who, stage, found := strings.Cut(who, "@")
+	if !found {
+		stage = "1"
+	}
+	if n, err := strconv.Atoi(stage); err != nil || n < 1 {
+		return "", fmt.Errorf("%q: the stage after @ must be a number from 1", s)
+	}
+	for _, alt := range strings.Split(who, " or ") {
+		if strings.ContainsAny(strings.TrimSpace(alt), " \t") {
+			return "", fmt.Errorf("%q: write approver[@stage][ xN| all], e.g. group:cab@2 x2", s)
+		}
+		if _, _, err := engine.ParseApprover(strings.TrimSpace(alt)); err != nil {
+			return "", fmt.Errorf("%q: %w (write approver[@stage][ xN| all], e.g. group:cab@2 x2)", s, err)
+		}
+	}
+	return fmt.Sprintf("%s@%s%s", who, stage, quorum), nil
 }
 
 func effectName(e igav1.Effect) string {
@@ -331,6 +402,9 @@ func (r *Report) Write(w io.Writer, verbose bool) {
 				outcome := "refused"
 				if res.Decision != nil {
 					outcome = effectName(res.Decision.GetEffect())
+				}
+				if steps := Steps(res.Decision); len(steps) > 0 {
+					outcome += " (" + strings.Join(steps, ", ") + ")"
 				}
 				fmt.Fprintf(w, "ok    %s  %s → %s\n", loc, res.Case.Name, outcome)
 			}
