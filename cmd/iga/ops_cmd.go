@@ -133,6 +133,41 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 	return cmd
 }
 
+func newWithdrawCmd(g *globals) *cobra.Command {
+	var as, reason string
+	cmd := &cobra.Command{
+		Use:   "withdraw ID --as EMAIL",
+		Short: "Withdraw your own access request while it waits for approval",
+		Long: `Takes back a request you made that is still waiting for approval: its approvers are no
+longer asked and nothing is granted. A request already approved, allowed without approval
+or granted cannot be withdrawn; give the access up instead (in chat: "I'm done with …").`,
+		Example: "  iga withdraw r-23ded4ca0f48f14f --as sam.patel@acme.example --reason \"not needed after all\"",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if as == "" {
+				return fmt.Errorf("say who you are with --as EMAIL")
+			}
+			resp, err := unary(g, func(ctx context.Context, conn *grpc.ClientConn) (*igav1.WithdrawRequestResponse, error) {
+				return igav1.NewRequestsServiceClient(conn).WithdrawRequest(ctx, &igav1.WithdrawRequestRequest{
+					RequestId: args[0], RequesterEmail: as, Reason: reason})
+			})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), resp.GetRequest())
+			}
+			v := resp.GetRequest()
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s for %s is now %s; nothing was granted\n", v.GetRequest().GetId(),
+				v.GetRequest().GetEntitlementId(), v.GetRequest().GetBeneficiaryEmail(), requestStatus(v.GetStatus()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", os.Getenv("IGA_AS"), "the requester (dev-mode identity; env IGA_AS)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	return cmd
+}
+
 func newGrantsCmd(g *globals) *cobra.Command {
 	var person string
 	var all bool

@@ -40,6 +40,7 @@ Start everything on this machine with 'iga dev' (or 'make run'), then talk to it
 		newApprovalsCmd(g),
 		newDecideCmd(g, true),
 		newDecideCmd(g, false),
+		newWithdrawCmd(g),
 		newGrantsCmd(g),
 		newEventsCmd(g),
 		newPolicyCmd(g),

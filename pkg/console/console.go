@@ -67,6 +67,7 @@ type server struct {
 //	POST /api/chat {as, text, option_value, conversation_id, message_id?}
 //	                                             IntakeService.Chat on channel "web"
 //	GET  /api/requests?user=                     RequestsService.ListRequests
+//	POST /api/requests/{id}/withdraw {as, reason} RequestsService.WithdrawRequest
 //	GET  /api/approvals?as=                      ApprovalService.ListApprovals (pending, decidable by as)
 //	POST /api/approvals/{id}/approve|deny {as, reason}
 //	                                             ApprovalService.Decide (deny needs a reason)
@@ -98,6 +99,7 @@ func Handler(conn *grpc.ClientConn, log *slog.Logger) http.Handler {
 	route(mux, "GET", "/api/person", s.person)
 	route(mux, "POST", "/api/chat", s.chat)
 	route(mux, "GET", "/api/requests", s.listRequests)
+	route(mux, "POST", "/api/requests/{id}/withdraw", s.withdraw)
 	route(mux, "GET", "/api/approvals", s.listApprovals)
 	route(mux, "POST", "/api/approvals/{id}/{action}", s.decide)
 	route(mux, "GET", "/api/grants", s.listGrants)
@@ -254,6 +256,38 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request) {
 type decideBody struct {
 	As     string `json:"as"`
 	Reason string `json:"reason"`
+}
+
+// POST /api/requests/{id}/withdraw — the requester takes back a request still waiting.
+func (s *server) withdraw(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 200 {
+		writeError(w, http.StatusBadRequest, "the request id is missing or too long")
+		return
+	}
+	var body decideBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	as, err := checkEmail("as", body.As)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	reason := strings.TrimSpace(body.Reason)
+	if len(reason) > 2000 {
+		writeError(w, http.StatusBadRequest, "reason is at most 2000 characters")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	resp, err := s.requests.WithdrawRequest(ctx, &igav1.WithdrawRequestRequest{RequestId: id, RequesterEmail: as, Reason: reason})
+	if err != nil {
+		s.writeRPCError(w, r, "withdraw "+id, err)
+		return
+	}
+	s.log.Info("request withdrawn", "request_id", id, "by", as)
+	writeProto(w, resp)
 }
 
 // POST /api/approvals/{id}/approve|deny — records the approver's decision.

@@ -350,6 +350,33 @@ func TestDenyWithReason(t *testing.T) {
 	}
 }
 
+// The requester withdraws a pending request; the approver can no longer decide it and
+// nobody else may withdraw it.
+func TestWithdrawAPendingRequest(t *testing.T) {
+	fake, srv := start(t)
+	id := submit(t, srv)
+	code, body := call(t, srv, "POST", "/api/requests/"+id+"/withdraw", `{"as":"marco.bianchi@acme.example"}`)
+	if code != http.StatusForbidden || !strings.Contains(str(body, "error"), "only the person who asked") {
+		t.Fatalf("withdraw by the approver: %d %v", code, body)
+	}
+	code, body = call(t, srv, "POST", "/api/requests/"+id+"/withdraw", `{"as":"dana.reyes@acme.example","reason":"not needed"}`)
+	if code != http.StatusOK || str(body, "request", "status") != "REQUEST_STATUS_WITHDRAWN" {
+		t.Fatalf("withdraw: %d %v", code, body)
+	}
+	code, _ = call(t, srv, "POST", "/api/approvals/"+id+"/approve", `{"as":"marco.bianchi@acme.example"}`)
+	if code == http.StatusOK {
+		t.Fatal("a withdrawn request was approved")
+	}
+	for _, g := range fake.Grants() {
+		if g.GetRequestId() == id {
+			t.Fatalf("a withdrawn request was granted: %v", g)
+		}
+	}
+	if code, body := call(t, srv, "POST", "/api/requests/"+id+"/withdraw", `{"as":"not an email"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad identity: %d %v", code, body)
+	}
+}
+
 // sse reads one Server-Sent Events stream.
 type sse struct {
 	rd *bufio.Reader

@@ -366,3 +366,35 @@ func TestConsoleShowsABreakGlassReview(t *testing.T) {
 		t.Errorf("events list lacks the review:\n%s", events)
 	}
 }
+
+// TestConsoleWithdrawsAPendingRequest: the requester withdraws what still waits for
+// approval with one click; the approver no longer sees it.
+func TestConsoleWithdrawsAPendingRequest(t *testing.T) {
+	fake, conn := consoletest.Start(t)
+	b := newBrowser(t, console.Handler(conn, slog.New(slog.DiscardHandler)))
+	b.run("open the console", chromedp.Navigate(b.url), chromedp.WaitVisible(chromedp.CSS(`#signin-email`)))
+	b.signIn(consoletest.Dana)
+	b.run("ask and pick the viewer",
+		chromedp.SendKeys(chromedp.CSS(`#chat-input`), "I need to look at the payments dashboards for the audit this week"),
+		chromedp.Click(chromedp.CSS(`#chat-send`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
+		chromedp.Click(chromedp.CSS(`.msg-agent .option[data-value="`+consoletest.Viewer+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.msg-agent.kind-submitted`)),
+	)
+	id := regexp.MustCompile(`r-\d{4}`).FindString(b.text(`.msg-agent.kind-submitted .bubble`))
+	withdraw := `#requests-list button[data-action="withdraw"][data-id="` + id + `"]`
+	b.run("withdraw it", chromedp.WaitVisible(chromedp.CSS(withdraw)), chromedp.Click(chromedp.CSS(withdraw)),
+		chromedp.WaitNotPresent(chromedp.CSS(withdraw)))
+	pill := `#requests-list article[data-request-id="` + id + `"] .pill`
+	deadline := time.Now().Add(10 * time.Second)
+	for b.text(pill) != "withdrawn" {
+		if time.Now().After(deadline) {
+			t.Fatalf("request %s status after withdrawing: %q", id, b.text(pill))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.shot("withdrawn.png")
+	if a, ok := fake.Approval(id); !ok || a.GetStatus().String() != "APPROVAL_STATUS_WITHDRAWN" {
+		t.Fatalf("approval after withdrawing: %v", a)
+	}
+}

@@ -361,6 +361,29 @@ func (s requests) GetRequest(_ context.Context, in *igav1.GetRequestRequest) (*i
 	return &igav1.GetRequestResponse{Request: proto.Clone(v).(*igav1.RequestView)}, nil
 }
 
+// WithdrawRequest withdraws a pending request of its requester, as the approval service does.
+func (s requests) WithdrawRequest(_ context.Context, in *igav1.WithdrawRequestRequest) (*igav1.WithdrawRequestResponse, error) {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := f.requestLocked(in.GetRequestId())
+	if v == nil {
+		return nil, status.Errorf(codes.NotFound, "no request %s", in.GetRequestId())
+	}
+	a, ok := f.approvals[in.GetRequestId()]
+	switch {
+	case in.GetRequesterEmail() != v.GetRequest().GetRequesterEmail():
+		return nil, status.Error(codes.PermissionDenied, "only the person who asked can withdraw a request")
+	case !ok || a.GetStatus() != igav1.ApprovalStatus_APPROVAL_STATUS_PENDING:
+		return nil, status.Error(codes.FailedPrecondition, "the request can no longer be withdrawn: it is not waiting for approval")
+	}
+	a.Status, a.Reason, a.DecidedAt = igav1.ApprovalStatus_APPROVAL_STATUS_WITHDRAWN, "withdrawn by "+in.GetRequesterEmail(), timestamppb.Now()
+	v.Approval, v.Status = a, igav1.RequestStatus_REQUEST_STATUS_WITHDRAWN
+	f.publishLocked("iga.evt.request.withdrawn", "iga.request.withdrawn.v1", "iga/approval", a.GetRequestId(),
+		&igav1.RequestWithdrawn{RequestId: a.GetRequestId(), By: in.GetRequesterEmail(), Reason: in.GetReason(), WithdrawnAt: a.GetDecidedAt()})
+	return &igav1.WithdrawRequestResponse{Request: proto.Clone(v).(*igav1.RequestView)}, nil
+}
+
 type approvals struct {
 	igav1.UnimplementedApprovalServiceServer
 	f *Fake

@@ -340,7 +340,7 @@
 
   const requestPill = {
     submitted: 'pill-info', 'pending approval': 'pill-warn', approved: 'pill-info', active: 'pill-ok',
-    denied: 'pill-bad', revoked: '', failed: 'pill-bad',
+    denied: 'pill-bad', revoked: '', failed: 'pill-bad', withdrawn: '',
   };
 
   async function loadRequests() {
@@ -376,6 +376,27 @@
       lines.push(el('span', {}, 'Expires in ', el('span', { class: 'countdown', dataset: { expires: g.expires_at } }, countdown(new Date(g.expires_at) - Date.now())), '.'));
     }
     if (status === 'denied' && a.reason) lines.push(`Denied: ${a.reason}`);
+    if (status === 'withdrawn') lines.push('You withdrew it; nothing was granted.');
+    const actions = [];
+    if (status === 'pending approval' && r.requester_email === state.as) {
+      // The requester may take back what still waits for approval.
+      const err = el('p', { class: 'decide-error', role: 'alert' });
+      const btn = el('button', { type: 'button', class: 'btn btn-deny btn-small', dataset: { action: 'withdraw', id: r.id } }, 'Withdraw');
+      btn.addEventListener('click', async () => {
+        btn.disabled = true;
+        err.textContent = '';
+        try {
+          await api('POST', `/api/requests/${encodeURIComponent(r.id)}/withdraw`, { as: state.as, reason: 'withdrawn in the console' });
+          toast(`Withdrew ${r.id}.`);
+          refreshAll();
+        } catch (e) {
+          err.textContent = e.message;
+          btn.disabled = false;
+          if (unreachable(e)) showBanner(e.message);
+        }
+      });
+      actions.push(el('div', { class: 'decide' }, btn, err));
+    }
     return el('article', { class: 'item', dataset: { requestId: r.id } },
       el('div', { class: 'item-top' },
         el('div', {},
@@ -384,7 +405,8 @@
             el('span', { class: 'mono', text: r.id }),
             dur ? ` · for ${dur}` : '', forWhom, r.created_at ? ` · ${ago(r.created_at)}` : '')),
         el('span', { class: `pill ${requestPill[status] || ''}`, text: status })),
-      ...lines.map((l) => el('p', { class: 'detail' }, l)));
+      ...lines.map((l) => el('p', { class: 'detail' }, l)),
+      ...actions);
   }
 
   // ---------- approvals ----------

@@ -51,6 +51,8 @@ func (s *Service) announce(ctx context.Context, a *igav1.Approval, req *igav1.Ac
 			return err
 		}
 		return s.deny(ctx, a.GetRequestId(), req, a.GetReason(), nil, "approval", cause)
+	case igav1.ApprovalStatus_APPROVAL_STATUS_WITHDRAWN:
+		return s.announceWithdrawn(ctx, a, req, cause)
 	default:
 		return bus.Permanent(fmt.Errorf("approval %s has no status", id))
 	}

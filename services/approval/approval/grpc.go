@@ -174,9 +174,9 @@ func toStatus(log *slog.Logger, err error) error {
 	switch {
 	case errors.Is(err, workflow.ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, workflow.ErrSelfApproval), errors.Is(err, workflow.ErrNotApprover):
+	case errors.Is(err, workflow.ErrSelfApproval), errors.Is(err, workflow.ErrNotApprover), errors.Is(err, errNotRequester):
 		code = codes.PermissionDenied
-	case errors.Is(err, workflow.ErrAlreadyDecided), errors.Is(err, workflow.ErrAlreadyVoted):
+	case errors.Is(err, workflow.ErrAlreadyDecided), errors.Is(err, workflow.ErrAlreadyVoted), errors.Is(err, errTooLate), errors.Is(err, errNotYet):
 		code = codes.FailedPrecondition
 	case errors.Is(err, jetstream.ErrInvalidKey):
 		return status.Error(codes.InvalidArgument, "not a valid approval or request id")

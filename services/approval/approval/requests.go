@@ -26,6 +26,14 @@ func (g *requestsServer) ListRequests(ctx context.Context, in *igav1.ListRequest
 	return &igav1.ListRequestsResponse{Requests: views}, nil
 }
 
+func (g *requestsServer) WithdrawRequest(ctx context.Context, in *igav1.WithdrawRequestRequest) (*igav1.WithdrawRequestResponse, error) {
+	v, err := g.s.Withdraw(ctx, in.GetRequestId(), in.GetRequesterEmail(), in.GetReason())
+	if err != nil {
+		return nil, toStatus(g.s.log, err)
+	}
+	return &igav1.WithdrawRequestResponse{Request: v}, nil
+}
+
 func (g *requestsServer) GetRequest(ctx context.Context, in *igav1.GetRequestRequest) (*igav1.GetRequestResponse, error) {
 	v, err := g.s.GetRequest(ctx, in.GetRequestId())
 	if err != nil {
@@ -159,6 +167,8 @@ func Status(d *igav1.PolicyDecision, a *igav1.Approval, g *igav1.Grant) igav1.Re
 		return igav1.RequestStatus_REQUEST_STATUS_APPROVED
 	}
 	switch a.GetStatus() {
+	case igav1.ApprovalStatus_APPROVAL_STATUS_WITHDRAWN:
+		return igav1.RequestStatus_REQUEST_STATUS_WITHDRAWN
 	case igav1.ApprovalStatus_APPROVAL_STATUS_APPROVED:
 		return igav1.RequestStatus_REQUEST_STATUS_APPROVED
 	case igav1.ApprovalStatus_APPROVAL_STATUS_DENIED, igav1.ApprovalStatus_APPROVAL_STATUS_EXPIRED:
