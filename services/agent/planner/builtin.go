@@ -537,7 +537,12 @@ func (t *turn) relinquishFor(text, holder string) conv.Reply {
 		name = p.GetEmail()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "I can't remove access that %s holds: here, only the person who holds access can give it up.", name)
+	if strings.EqualFold(p.GetManagerEmail(), t.me.GetEmail()) {
+		if r, ok := t.removeForReport(text, p, name); ok {
+			return r
+		}
+	}
+	fmt.Fprintf(&b, "I can't remove access that %s holds: only the person who holds access, or their manager, can give it up.", name)
 	what := "…"
 	if strings.EqualFold(p.GetManagerEmail(), t.me.GetEmail()) {
 		gs, err := t.s.ActiveGrants(t.ctx, p.GetEmail())
@@ -562,6 +567,37 @@ func (t *turn) relinquishFor(text, holder string) conv.Reply {
 	}
 	fmt.Fprintf(&b, " Ask %s to tell me \"remove my %s\", or ask the app's owner to remove it.", firstName(name), what)
 	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}
+}
+
+// removeForReport lets a manager take away access their direct report holds: the grant
+// the message names is offered for confirmation, or the report's grants to choose from.
+// ok is false when the report holds nothing through iga to remove.
+func (t *turn) removeForReport(text string, report *igav1.Person, name string) (conv.Reply, bool) {
+	gs, err := t.s.ActiveGrants(t.ctx, report.GetEmail())
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, true
+	}
+	matched := t.matchGrants(text, gs)
+	if len(matched) == 0 {
+		if t.namesAnyApp(text) || len(gs) == 0 {
+			return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s holds no such access through iga, so there's nothing to remove.", name)}, true
+		}
+		matched = gs
+	}
+	t.st.Draft = &conv.Draft{Action: conv.ActionRelinquish, Beneficiary: report.GetEmail(), Query: text}
+	if len(matched) == 1 {
+		r, _ := t.withGrant(conv.ActionRelinquish, matched[0].GetId())
+		return r, true
+	}
+	opts := make([]conv.Option, 0, len(matched))
+	for _, g := range matched {
+		opts = append(opts, conv.Option{Label: t.label(g.GetEntitlementId()), Value: g.GetId()})
+	}
+	r, err := t.s.AskUser(fmt.Sprintf("Which of %s's access do you want to remove?", firstName(name)), opts, conv.PendingGrant)
+	if err != nil {
+		return conv.Reply{}, false
+	}
+	return r, true
 }
 
 func firstName(name string) string {
@@ -625,14 +661,27 @@ func (t *turn) withGrant(action conv.Action, grantID string) (conv.Reply, error)
 	}
 	d.Action = action
 	if action == conv.ActionRelinquish {
-		g, err := t.s.OwnActiveGrant(ctx, t.me.GetEmail(), grantID)
+		holder := t.me.GetEmail()
+		if d.Beneficiary != "" {
+			holder = d.Beneficiary
+		}
+		g, err := t.s.OwnActiveGrant(ctx, holder, grantID)
 		if err != nil {
 			t.st.Reset()
 			return conv.Reply{Kind: conv.ReplyInfo, Text: "That access isn't yours or is no longer active, so there's nothing to give up."}, nil
 		}
 		d.GrantID, d.EntitlementID = g.GetId(), g.GetEntitlementId()
 		q := fmt.Sprintf("Give up your %s now? It is removed right away; you can ask again later if you need it.", t.label(g.GetEntitlementId()))
-		t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: []conv.Option{{Label: "Give it up", Value: "yes"}, {Label: "Keep it", Value: "no"}}}
+		opts := []conv.Option{{Label: "Give it up", Value: "yes"}, {Label: "Keep it", Value: "no"}}
+		if !strings.EqualFold(holder, t.me.GetEmail()) {
+			name := holder
+			if p, err := t.s.GetPerson(holder); err == nil && p.GetName() != "" {
+				name = p.GetName()
+			}
+			q = fmt.Sprintf("Remove %s's %s now? It is removed right away, and %s is told it was you.", name, t.label(g.GetEntitlementId()), firstName(name))
+			opts = []conv.Option{{Label: "Remove it", Value: "yes"}, {Label: "Keep it", Value: "no"}}
+		}
+		t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: opts}
 		return conv.Reply{Kind: conv.ReplyProposal, Text: q, Options: t.st.Pending.Options}, nil
 	}
 	if _, err := t.s.ExtendGrant(ctx, t.me.GetEmail(), grantID, d); err != nil {
@@ -1640,6 +1689,18 @@ func (t *turn) confirm() (conv.Reply, error) {
 	}
 	if d.Action == conv.ActionRelinquish {
 		label := t.label(d.EntitlementID)
+		if d.Beneficiary != "" && !strings.EqualFold(d.Beneficiary, t.me.GetEmail()) {
+			if err := t.s.RemoveReportsGrant(ctx, t.me.GetEmail(), d.Beneficiary, d.GrantID); err != nil {
+				t.st.Reset()
+				if errors.Is(err, tools.ErrNotYourReport) || errors.Is(err, tools.ErrNotYourGrant) || errors.Is(err, tools.ErrGrantNotActive) ||
+					errors.Is(err, tools.ErrUnknownPerson) || errors.Is(err, tools.ErrInactivePerson) {
+					return conv.Reply{Kind: conv.ReplyInfo, Text: "That access is no longer active, or no longer held by someone you manage, so there's nothing to remove."}, nil
+				}
+				return conv.Reply{}, fmt.Errorf("remove %s: %w", d.GrantID, err)
+			}
+			t.st.Submitted("relinquish:" + d.GrantID)
+			return conv.Reply{Kind: conv.ReplySubmitted, Text: fmt.Sprintf("Done: I've asked for %s of %s to be removed. They'll be told; you'll see it in their access once it's gone.", label, d.Beneficiary)}, nil
+		}
 		if err := t.s.RelinquishGrant(ctx, t.me.GetEmail(), d.GrantID); err != nil {
 			if errors.Is(err, tools.ErrNotYourGrant) || errors.Is(err, tools.ErrGrantNotActive) {
 				t.st.Reset()

@@ -139,11 +139,20 @@ func TestRemovalsAreRelinquishes(t *testing.T) {
 		{name: "typo in extend", person: sam, held: map[string]string{"github:read": ""}, steps: []demoStep{
 			{text: "extnd my github acess by 3 days", kind: conv.ReplyProposal, ent: "github:read", dur: 72 * time.Hour, contains: []string{"extension"}},
 		}},
-		// The tools let only the holder give access up: a manager is told so and what the
-		// report holds, and nothing is requested for the manager.
-		{name: "manager for a report", person: priya, held: map[string]string{"github:write": sam}, steps: []demoStep{
-			{text: "revoke sam's github access", kind: conv.ReplyInfo, ent: "-",
-				contains: []string{"only the person who holds access", "They hold GitHub write (write)", `"remove my GitHub write"`}},
+		// A manager may take away what their direct report holds: confirmed, then revoked
+		// (the ledger records the manager); nothing is requested for the manager.
+		{name: "manager for a report", person: priya, held: map[string]string{"github:write": sam}, revoked: "g-github:write", steps: []demoStep{
+			{text: "revoke sam's github access", kind: conv.ReplyProposal, ent: "-",
+				contains: []string{"Remove Sam Patel's GitHub write (write) now?", "Sam is told it was you", "Remove it"}},
+			{option: "yes", kind: conv.ReplySubmitted, contains: []string{"GitHub write (write) of sam.patel@acme.example to be removed"}},
+		}},
+		{name: "manager chooses among a report's access", person: priya, held: map[string]string{"github:write": sam, "datadog:viewer": sam}, revoked: "g-datadog:viewer", steps: []demoStep{
+			{text: "please remove sam's access", kind: conv.ReplyQuestion, ent: "-", contains: []string{"Which of Sam's access do you want to remove?", "Datadog viewer", "GitHub write"}},
+			{option: "g-datadog:viewer", kind: conv.ReplyProposal, contains: []string{"Remove Sam Patel's Datadog viewer (read) now?"}},
+			{option: "yes", kind: conv.ReplySubmitted},
+		}},
+		{name: "manager names access the report does not hold", person: priya, held: map[string]string{"github:write": sam}, steps: []demoStep{
+			{text: "revoke sam's snowflake access", kind: conv.ReplyInfo, ent: "-", contains: []string{"Sam Patel holds no such access through iga"}},
 		}},
 		{name: "someone not your report", person: dana, held: map[string]string{"github:write": sam}, steps: []demoStep{
 			{text: "remove sam from github", kind: conv.ReplyInfo, ent: "-", contains: []string{"Sam Patel"}, lacks: []string{"GitHub write"}},

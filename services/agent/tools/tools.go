@@ -32,6 +32,7 @@ var (
 	ErrInactivePerson     = errors.New("person is not active")
 	ErrNotYourGrant       = errors.New("grant does not belong to this person")
 	ErrGrantNotActive     = errors.New("grant is not active")
+	ErrNotYourReport      = errors.New("person is not a direct report of this manager")
 	ErrBadDuration        = errors.New("duration must be positive")
 	ErrBadOption          = errors.New("option is not valid")
 	// ErrDecisionRefused wraps the approval service's own words for refusing a decision
@@ -493,6 +494,26 @@ func (s *Session) RelinquishGrant(ctx context.Context, person, grantID string) e
 	}
 	err := s.t.deps.Actions.Revoke(ctx, grantID, "relinquished")
 	s.record("relinquish_grant", "grant="+grantID, "revoke requested", err)
+	return err
+}
+
+// RemoveReportsGrant removes now an active grant held by a direct report of the manager:
+// the manager is accountable for what their report holds, so they may take it away (the
+// ledger records who did; the holder is told). Anyone else is refused.
+func (s *Session) RemoveReportsGrant(ctx context.Context, manager, holder, grantID string) error {
+	p, err := s.GetPerson(holder)
+	if err == nil && !strings.EqualFold(p.GetManagerEmail(), manager) {
+		err = fmt.Errorf("%s: %w %s", holder, ErrNotYourReport, manager)
+	}
+	if err == nil {
+		_, err = s.OwnActiveGrant(ctx, holder, grantID)
+	}
+	if err != nil {
+		s.record("relinquish_grant", fmt.Sprintf("grant=%s holder=%s by=%s", grantID, holder, manager), "", err)
+		return err
+	}
+	err = s.t.deps.Actions.Revoke(ctx, grantID, "removed by manager "+strings.ToLower(manager))
+	s.record("relinquish_grant", fmt.Sprintf("grant=%s holder=%s by=%s", grantID, holder, manager), "revoke requested", err)
 	return err
 }
 
