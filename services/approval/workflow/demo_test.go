@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/agentic-iga/iga/pkg/directory"
@@ -29,6 +30,20 @@ func TestDemoDatasetRoutes(t *testing.T) {
 		if _, err := RouteStage(snap, Parties{dana, dana, "snowflake:analyst"}, []*igav1.ApprovalStep{kind}, 1); err != nil {
 			t.Errorf("%v step: %v", kind.GetKind(), err)
 		}
+	}
+	// The demo policy's quorums route: two of the change advisory board, every SOX
+	// controller, the manager or the app owner (the app owner when there is no manager).
+	cab2 := step(igav1.ApproverKind_APPROVER_KIND_GROUP, 1, 2, "cab")
+	if st, err := RouteStage(snap, Parties{"noor.bakker@acme.example", "noor.bakker@acme.example", "terraform-cloud:prod-apply"}, []*igav1.ApprovalStep{cab2}, 1); err != nil || st.Steps[0].Quorum != 2 || len(st.Approvers()) != 8 {
+		t.Errorf("two of the CAB = %+v, %v", st, err)
+	}
+	allSox := allOf("sox-controllers", 1)
+	if st, err := RouteStage(snap, Parties{dana, dana, "bank-portal:payment-initiator"}, []*igav1.ApprovalStep{allSox}, 1); err != nil || st.Steps[0].Quorum != 3 || !strings.HasPrefix(st.Waiting(), "all of ") {
+		t.Errorf("every SOX controller = %+v, %v", st, err)
+	}
+	const rachel, kevin = "rachel.thompson@acme.example", "kevin.zhao@acme.example"
+	if st, err := RouteStage(snap, Parties{rachel, rachel, "linear:team-admin"}, []*igav1.ApprovalStep{managerOrAppOwner}, 1); err != nil || !slices.Equal(st.Approvers(), []string{kevin}) {
+		t.Errorf("the CEO's team admin = %+v, %v; want the app owner", st, err)
 	}
 	for _, e := range snap.EntitlementList() {
 		if _, err := RouteStage(snap, Parties{dana, dana, e.GetId()}, []*igav1.ApprovalStep{entOwner}, 1); err != nil {
