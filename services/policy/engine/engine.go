@@ -499,6 +499,10 @@ func (p *Policy) evaluate(in *Input, w *why) Decision {
 			}
 			w.missing = append(w.missing, missing...)
 			softMost = max(softMost, r.effect)
+			if r.remediation != "" {
+				// The rule's own words on how to meet it ("open a change and give its number").
+				remedies = append(remedies, r.remediation)
+			}
 			continue
 		}
 		if r.effect == RequireApproval {
@@ -516,6 +520,7 @@ func (p *Policy) evaluate(in *Input, w *why) Decision {
 		}
 	}
 	ruled := len(allowers) + len(gating)
+	remedies, w.missing = plainJustificationCovered(remedies, "give "), plainJustificationCovered(w.missing, "")
 
 	// Separation of duties: held, pending and requested together.
 	for _, s := range p.sod {
@@ -629,13 +634,23 @@ func (p *Policy) evaluate(in *Input, w *why) Decision {
 			d.GrantedDuration = min(d.GrantedDuration, d.MaxDuration)
 			d.Reason = fmt.Sprintf("Allowed as an emergency (break-glass) for at most %s: %s The grant will be reviewed after the fact.",
 				directory.FormatDuration(d.MaxDuration), sentence(b.reason))
-			d.Matched = append(d.Matched, Match{RuleID: "break-glass", Effect: Allow, Reason: b.reason + "; after-the-fact review required", Source: b.source})
+			d.Matched = append(d.Matched, Match{RuleID: "break-glass", Effect: Allow, Reason: strings.TrimRight(b.reason, ".") + "; after-the-fact review required", Source: b.source})
 			return d
 		}
 	}
 	d.Reason += durationNote
 	d.Remediation = append(d.Remediation, remedies...)
 	return d
+}
+
+// plainJustificationCovered drops "a justification" (after prefix) when another item asks
+// for a justification of some length, which says it too.
+func plainJustificationCovered(items []string, prefix string) []string {
+	plain := prefix + "a justification"
+	if !slices.Contains(items, plain) || !slices.ContainsFunc(items, func(s string) bool { return s != plain && strings.HasPrefix(s, plain) }) {
+		return items
+	}
+	return slices.DeleteFunc(items, func(s string) bool { return s == plain })
 }
 
 // joinReasons joins the reasons of several rules into one sentence, "A; b; c.": each

@@ -376,3 +376,40 @@ sod:
 		t.Errorf("want exactly four findings (quorum all and the SoD's quorum 2 of 3 are fine), got %q", got)
 	}
 }
+
+// A rule whose justification is unmet says how to meet it in its own words, and one
+// requirement is not asked twice.
+func TestJustificationRemediesAreSaidOnce(t *testing.T) {
+	p, err := Parse("j.yaml", []byte(`rules:
+  - id: owner
+    match: {levels: [write]}
+    effect: require_approval
+    approvals: [{kind: manager}]
+    justification: {min_length: 15}
+    reason: Writes need a reason.
+  - id: change
+    match: {apps: [aws-prod]}
+    effect: require_approval
+    approvals: [{kind: security}]
+    justification: {ticket_pattern: '^CHG-[0-9]+$'}
+    reason: Production changes need a change ticket.
+    remediation: open a change and give its number as the ticket reference
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Evaluate(input(sam, "aws-prod:poweruser", Request{}))
+	want := []string{"give a justification (at least 15 characters)", "give a ticket reference matching ^CHG-[0-9]+$", "open a change and give its number as the ticket reference"}
+	if d.Effect != Deny || strings.Join(d.Remediation, "|") != strings.Join(want, "|") {
+		t.Fatalf("%s, remediation %q; want %q", d.Effect, d.Remediation, want)
+	}
+}
+
+func TestBreakGlassMatchReadsAsOneSentence(t *testing.T) {
+	d := loadTestPolicy(t).Evaluate(input(sam, "aws-prod:admin", Request{Emergency: true, Justification: "sev1", TicketRef: "INC-1"}))
+	for _, m := range d.Matched {
+		if strings.Contains(m.Reason, ".;") {
+			t.Errorf("match %s reads %q", m.RuleID, m.Reason)
+		}
+	}
+}
