@@ -44,6 +44,32 @@ func TestWithdrawThroughTheCLI(t *testing.T) {
 	if _, err := run(t, st, "approve", id, "--as", priya); err == nil {
 		t.Fatal("a withdrawn request was approved")
 	}
+
+	// In chat: ask again, then take it back there.
+	if out, err := run(t, st, "chat", "--as", sam, "I need read access to snowflake for 2 days to check the orders mart"); err != nil {
+		t.Fatalf("chat: %v\n%s", err, out)
+	}
+	out, err = run(t, st, "chat", "--as", sam, "yes")
+	m = submittedID.FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("confirm: %v\n%s", err, out)
+	}
+	second := m[1]
+	eventuallyCLI(t, func() bool {
+		out, err := run(t, st, "approvals", "--as", priya)
+		return err == nil && strings.Contains(out, second)
+	})
+	out, err = run(t, st, "chat", "--as", sam, "withdraw my snowflake request")
+	if err != nil || !strings.Contains(out, "Withdraw "+second) || !strings.Contains(out, "Priya Nair") {
+		t.Fatalf("withdraw in chat: %v\n%s", err, out)
+	}
+	out, err = run(t, st, "chat", "--as", sam, "yes")
+	if err != nil || !strings.Contains(out, "Withdrawn "+second) {
+		t.Fatalf("withdraw confirmed in chat: %v\n%s", err, out)
+	}
+	if out, err := run(t, st, "approvals", "--as", priya); err != nil || strings.Contains(out, second) {
+		t.Fatalf("the approver still sees the request withdrawn in chat: %v\n%s", err, out)
+	}
 }
 
 // eventuallyCLI polls cond for up to 20 s.

@@ -145,3 +145,17 @@ func (r requestsClient) ListRequests(ctx context.Context, person string) ([]*iga
 	}
 	return res.GetRequests(), nil
 }
+
+func (r requestsClient) WithdrawRequest(ctx context.Context, id, requester, reason string) (*igav1.RequestView, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	res, err := r.c.WithdrawRequest(ctx, &igav1.WithdrawRequestRequest{RequestId: id, RequesterEmail: requester, Reason: reason})
+	if err != nil {
+		switch st := status.Convert(err); st.Code() {
+		case codes.PermissionDenied, codes.FailedPrecondition, codes.NotFound, codes.InvalidArgument:
+			return nil, fmt.Errorf("%w: %s", tools.ErrWithdrawRefused, st.Message())
+		}
+		return nil, fmt.Errorf("withdraw request %s: %w", id, err)
+	}
+	return res.GetRequest(), nil
+}

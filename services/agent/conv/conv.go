@@ -28,6 +28,8 @@ const (
 	ActionRelinquish Action = "relinquish"
 	ActionStatus     Action = "status"
 	ActionCancel     Action = "cancel"
+	// ActionWithdraw takes back a submitted request still waiting for approval.
+	ActionWithdraw Action = "withdraw"
 )
 
 // PendingKind says what the agent asked and is waiting for.
@@ -44,6 +46,8 @@ const (
 	PendingExtendOffer PendingKind = "extend_offer"
 	// PendingJustification waits for the reason policy wants before a request is proposed.
 	PendingJustification PendingKind = "justification"
+	// PendingWithdraw asks which of several waiting requests to withdraw (options are request ids).
+	PendingWithdraw PendingKind = "withdraw"
 )
 
 // Option is a choice offered to the user.
@@ -97,6 +101,8 @@ type Draft struct {
 	ExtendsGrantID     string `json:"extends_grant_id,omitempty"`
 	// GrantID is the grant to give up, for a relinquish.
 	GrantID string `json:"grant_id,omitempty"`
+	// RequestID is the request to withdraw, for a withdrawal.
+	RequestID string `json:"request_id,omitempty"`
 	// Query is what the user asked for, kept to re-rank when they answer a question.
 	Query string `json:"query,omitempty"`
 	// Level is the privilege level the stated task implies ("read", "write", "admin").

@@ -105,10 +105,95 @@ func (b *Builtin) Plan(ctx context.Context, st *conv.State, in Input) (conv.Repl
 		}
 		return t.reask(fmt.Sprintf("I can't use %q as a duration: it must be more than zero. ", u.BadDuration)), nil
 	}
+	if u.Withdraw && !u.Injection {
+		if st.Pending != nil && st.Pending.Kind != conv.PendingWithdraw && u.WithdrawID == "" && st.Draft != nil && st.Draft.Action == conv.ActionRequest {
+			// "cancel that request" while one is being shaped: it is the one meant.
+			st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+		}
+		if st.Pending == nil || st.Pending.Kind != conv.PendingWithdraw {
+			return t.withdraw(text, u)
+		}
+	}
 	if st.Pending != nil {
 		return t.answer(text, u, false)
 	}
 	return t.fresh(text, u)
+}
+
+// withdraw takes back a request of the speaker's still waiting for approval: the one the
+// message names (by id or app), or the only one; several are offered to choose from.
+// Nothing is withdrawn without a yes.
+func (t *turn) withdraw(text string, u Understanding) (conv.Reply, error) {
+	t.st.Reset()
+	open, err := t.s.OpenRequests(t.ctx, t.me.GetEmail())
+	if errors.Is(err, tools.ErrNoRequests) || err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read your requests right now — please try again in a minute, or use \"iga withdraw\"."}, nil
+	}
+	var waiting, approved []*igav1.RequestView
+	for _, v := range open {
+		r := v.GetRequest()
+		if !strings.EqualFold(r.GetRequesterEmail(), t.me.GetEmail()) {
+			continue
+		}
+		if u.WithdrawID != "" && r.GetId() != u.WithdrawID {
+			continue
+		}
+		switch v.GetStatus() {
+		case igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
+			waiting = append(waiting, v)
+		default:
+			approved = append(approved, v)
+		}
+	}
+	if apps := t.s.Tools().Index().AppsNamed(text); len(apps) > 0 && u.WithdrawID == "" {
+		ofApps := func(v *igav1.RequestView) bool {
+			e, _, err := t.s.Entitlement(v.GetRequest().GetEntitlementId())
+			return err != nil || !slices.Contains(apps, e.GetAppId())
+		}
+		waiting = slices.DeleteFunc(waiting, ofApps)
+		approved = slices.DeleteFunc(approved, ofApps)
+	}
+	switch {
+	case len(waiting) == 1:
+		return t.confirmWithdraw(waiting[0]), nil
+	case len(waiting) > 1:
+		opts := make([]conv.Option, 0, len(waiting))
+		for _, v := range waiting[:min(len(waiting), 5)] {
+			opts = append(opts, conv.Option{Label: v.GetRequest().GetId() + " — " + t.label(v.GetRequest().GetEntitlementId()), Value: v.GetRequest().GetId()})
+		}
+		t.st.Draft = &conv.Draft{Action: conv.ActionWithdraw, Query: text}
+		t.st.Pending = &conv.Pending{Kind: conv.PendingWithdraw, Question: "Which request do you want to withdraw?", Options: opts}
+		return conv.Reply{Kind: conv.ReplyQuestion, Text: t.st.Pending.Question, Options: opts}, nil
+	case len(approved) > 0:
+		r := approved[0].GetRequest()
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("Your request %s for %s is no longer waiting for approval: it's %s. Once it's granted, say \"I'm done with %s\" to give it up.",
+			r.GetId(), t.label(r.GetEntitlementId()), strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(approved[0].GetStatus().String(), "REQUEST_STATUS_"), "_", " ")),
+			t.shortLabel(r.GetEntitlementId()))}, nil
+	case u.WithdrawID != "":
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("I don't see a request %s of yours that is still open, so there's nothing to withdraw.", u.WithdrawID)}, nil
+	}
+	return conv.Reply{Kind: conv.ReplyInfo, Text: "You have no request waiting for approval, so there's nothing to withdraw."}, nil
+}
+
+// confirmWithdraw asks for a yes before taking a request back.
+func (t *turn) confirmWithdraw(v *igav1.RequestView) conv.Reply {
+	r := v.GetRequest()
+	t.st.Draft = &conv.Draft{Action: conv.ActionWithdraw, RequestID: r.GetId(), EntitlementID: r.GetEntitlementId(), Beneficiary: r.GetBeneficiaryEmail()}
+	who := ""
+	if ap := v.GetApproval().GetApprovers(); len(ap) > 0 {
+		names := make([]string, len(ap))
+		for i, e := range ap {
+			names[i] = e
+			if p, err := t.s.GetPerson(e); err == nil && p.GetName() != "" {
+				names[i] = p.GetName()
+			}
+		}
+		who = ", waiting for " + strings.Join(names, ", ")
+	}
+	q := fmt.Sprintf("Withdraw %s — %s%s? Its approvers are no longer asked and nothing is granted.", r.GetId(), t.label(r.GetEntitlementId()), who)
+	t.st.Pending = &conv.Pending{Kind: conv.PendingConfirm, Question: q, Options: []conv.Option{{Label: "Withdraw it", Value: "yes"}, {Label: "Keep it", Value: "no"}}}
+	return conv.Reply{Kind: conv.ReplyProposal, Text: q, Options: t.st.Pending.Options}
 }
 
 // turn is the handling of one message.
@@ -210,6 +295,25 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 		if u.Duration > 0 && d != nil && !t.namesOtherEntitlement(text, u) {
 			d.DurationAsked = u.Duration
 			return t.reask("Noted: " + Human(u.Duration) + ". "), nil
+		}
+	case conv.PendingWithdraw:
+		choice := ""
+		if picked {
+			choice = text
+		} else {
+			choice = t.pickOption(lower, p.Options, false)
+		}
+		if choice != "" {
+			open, err := t.s.OpenRequests(t.ctx, t.me.GetEmail())
+			if err == nil {
+				for _, v := range open {
+					if v.GetRequest().GetId() == choice && v.GetStatus() == igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL {
+						return t.confirmWithdraw(v), nil
+					}
+				}
+			}
+			t.st.Reset()
+			return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s is no longer waiting for approval, so there's nothing to withdraw.", choice)}, nil
 		}
 	case conv.PendingGrant:
 		choice := ""
@@ -1686,6 +1790,20 @@ func (t *turn) confirm() (conv.Reply, error) {
 	if d == nil {
 		t.st.Reset()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: "There's nothing waiting for a yes. " + nothingText}, nil
+	}
+	if d.Action == conv.ActionWithdraw {
+		label := t.label(d.EntitlementID)
+		_, err := t.s.WithdrawRequest(ctx, t.me.GetEmail(), d.RequestID, "withdrawn in chat")
+		t.st.Reset()
+		if errors.Is(err, tools.ErrWithdrawRefused) {
+			_, why, _ := strings.Cut(err.Error(), ": ")
+			return conv.Reply{Kind: conv.ReplyInfo, Text: "I couldn't withdraw it: " + why + "."}, nil
+		}
+		if err != nil {
+			return conv.Reply{}, fmt.Errorf("withdraw %s: %w", d.RequestID, err)
+		}
+		return conv.Reply{Kind: conv.ReplyInfo, RequestID: d.RequestID,
+			Text: fmt.Sprintf("Withdrawn %s: %s. Nothing was granted, and its approvers are no longer asked.", d.RequestID, label)}, nil
 	}
 	if d.Action == conv.ActionRelinquish {
 		label := t.label(d.EntitlementID)

@@ -80,6 +80,23 @@ func (f fakeRequests) ListRequests(context.Context, string) ([]*igav1.RequestVie
 	return f, nil
 }
 
+func (f fakeRequests) WithdrawRequest(_ context.Context, id, requester, _ string) (*igav1.RequestView, error) {
+	for _, v := range f {
+		if v.GetRequest().GetId() != id {
+			continue
+		}
+		switch {
+		case v.GetRequest().GetRequesterEmail() != requester:
+			return nil, fmt.Errorf("%w: only the person who asked can withdraw a request", tools.ErrWithdrawRefused)
+		case v.GetStatus() != igav1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
+			return nil, fmt.Errorf("%w: the request can no longer be withdrawn: it is already approved", tools.ErrWithdrawRefused)
+		}
+		v.Status = igav1.RequestStatus_REQUEST_STATUS_WITHDRAWN
+		return v, nil
+	}
+	return nil, fmt.Errorf("%w: no such request %q", tools.ErrWithdrawRefused, id)
+}
+
 func TestStatusShowsOpenRequests(t *testing.T) {
 	h := newHarness(t)
 	snap := h.snap

@@ -33,6 +33,8 @@ var (
 	ErrNotYourGrant       = errors.New("grant does not belong to this person")
 	ErrGrantNotActive     = errors.New("grant is not active")
 	ErrNotYourReport      = errors.New("person is not a direct report of this manager")
+	ErrWithdrawRefused    = errors.New("withdrawal refused")
+	ErrNoRequests         = errors.New("requests cannot be read here")
 	ErrBadDuration        = errors.New("duration must be positive")
 	ErrBadOption          = errors.New("option is not valid")
 	// ErrDecisionRefused wraps the approval service's own words for refusing a decision
@@ -64,6 +66,9 @@ type Decisions interface {
 type Requests interface {
 	// ListRequests lists requests where the person is requester or beneficiary.
 	ListRequests(ctx context.Context, person string) ([]*igav1.RequestView, error)
+	// WithdrawRequest takes back a request still waiting for approval. Refusals (not the
+	// requester, already decided) wrap ErrWithdrawRefused with a message fit for the user.
+	WithdrawRequest(ctx context.Context, id, requester, reason string) (*igav1.RequestView, error)
 }
 
 // Grants reads the grants ledger (EntitlementsService).
@@ -575,6 +580,17 @@ func (s *Session) PendingApprovals(ctx context.Context, approver string) ([]*iga
 	as, err := s.t.deps.Decisions.Pending(ctx, approver)
 	s.record("pending_approvals", "approver="+approver, fmt.Sprintf("%d pending", len(as)), err)
 	return as, err
+}
+
+// WithdrawRequest takes back one of the person's requests still waiting for approval.
+func (s *Session) WithdrawRequest(ctx context.Context, requester, id, reason string) (*igav1.RequestView, error) {
+	if s.t.deps.Requests == nil {
+		s.record("withdraw_request", "request="+id, "", ErrNoRequests)
+		return nil, ErrNoRequests
+	}
+	v, err := s.t.deps.Requests.WithdrawRequest(ctx, id, requester, reason)
+	s.record("withdraw_request", "request="+id, v.GetStatus().String(), err)
+	return v, err
 }
 
 // OpenRequests lists the person's requests still on their way (submitted, waiting for
