@@ -46,8 +46,8 @@ type Understanding struct {
 	// "cancel request r-1a2b"); WithdrawID is the request id it names, if any.
 	Withdraw   bool
 	WithdrawID string
-	Greeting      bool
-	Help          bool
+	Greeting   bool
+	Help       bool
 }
 
 var (
@@ -311,15 +311,15 @@ var (
 	removalWordRe = regexp.MustCompile(`\b(?:remov(?:e|al|ing)|revok(?:e|ing)|relinquish|take away|give up|drop|no longer|done with|finished with|deprovision|offboard)\b`)
 	extendRe      = guard(`\b(?:extend|extension|prolong|renew|more time|longer|keep (?:my |it |the )?.{0,30}(?:longer|another|more|for)|another (?:week|day|\d+ days?))\b`,
 		"extend", "extension", "prolong", "renew", "more time", "longer", "keep ", "another ")
-	yesRe       = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
-	noRe        = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
-	greetingRe  = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
-	helpRe      = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
+	yesRe      = regexp.MustCompile(`^(?:y|yes|yeah|yep|yup|sure|ok|okay|confirm|confirmed|submit|submit it|go ahead|do it|please do|sounds good|correct|approve|affirmative|right|👍|✅)[.! ]*(?:please|thanks|thank you)?[.!]*$`)
+	noRe       = regexp.MustCompile(`^(?:n|no|nope|nah|don't|do not|not now|cancel|stop|no thanks|no, thanks|👎|❌)[.! ]*$`)
+	greetingRe = regexp.MustCompile(`^(?:hi|hello|hey|yo|good (?:morning|afternoon|evening)|thanks|thank you|cheers)[.! ]*$`)
+	helpRe     = regexp.MustCompile(`^(?:help|\?|what can you do\??|how does this work\??|commands)[.! ]*$`)
 	// withdrawRe: taking back a request already made. "cancel" alone drops what is in
 	// progress in the conversation; with "request" (or a request id) it means a
 	// submitted one.
-	withdrawRe   = regexp.MustCompile(`\b(?:withdraw|retract|take back|pull back|rescind)\b|\b(?:cancel|call off|drop|scrap|revoke)\b(?: [a-z0-9-]+){0,4}? (?:request|requests|ask)\b|\b(?:cancel|call off|scrap)\s+(?:request\s+)?r-[0-9a-f]{4,}\b`)
-	requestIDRe  = regexp.MustCompile(`\b(r-[0-9a-f]{4,32})\b`)
+	withdrawRe  = regexp.MustCompile(`\b(?:withdraw|retract|take back|pull back|rescind)\b|\b(?:cancel|call off|drop|scrap|revoke)\b(?: [a-z0-9-]+){0,4}? (?:request|requests|ask)\b|\b(?:cancel|call off|scrap)\s+(?:request\s+)?r-[0-9a-f]{4,}\b`)
+	requestIDRe = regexp.MustCompile(`\b(r-[0-9a-f]{4,32})\b`)
 	decideRe    = regexp.MustCompile(`(?i)^\s*(approve|approved|deny|denied|reject|decline)\s+(?:request\s+|approval\s+)?([a-z0-9][a-z0-9._:-]{2,80})\b[\s,.:;-]*(?:(?:because|reason:?|as|since)\s+)?(.*)$`)
 	approvalsRe = regexp.MustCompile(`\b(?:what|anything|which|list|show)\b.{0,30}\b(?:to approve|waiting for (?:me|my approval)|my approvals|pending approvals|approvals? (?:for|waiting on) me)\b`)
 	emergencyRe = regexp.MustCompile(`\b(?:emergency|break[- ]glass|sev ?-?[01]|p0|p1 incident|outage)\b`)
