@@ -262,9 +262,8 @@ type why struct {
 	missing []string
 	// granted is the duration the request would get if it were not denied.
 	granted time.Duration
-	// denyRules matched; failed are the other candidate rules whose match fits the
-	// entitlement but whose condition is false.
-	denyRules, failed []*rule
+	// denyRules are the deny rules that matched.
+	denyRules []*rule
 	// durationTested is set when a matching rule's condition reads request.duration.
 	durationTested bool
 }
@@ -330,7 +329,7 @@ func (p *Policy) explainDenial(in *Input, remedies []string, w *why) []string {
 	// the rules that did not apply test.
 	rules := w.denyRules
 	if len(rules) == 0 && w.wouldBe == Deny {
-		rules = w.failed
+		rules = p.notApplying(in)
 	}
 	tried, found := map[attrValue]bool{}, 0
 	for _, r := range rules {
@@ -347,6 +346,24 @@ func (p *Policy) explainDenial(in *Input, remedies []string, w *why) []string {
 		}
 	}
 	return append(remedies, out...)
+}
+
+// notApplying returns the rules other than deny rules whose match fits the entitlement
+// but whose condition is false for in. Only a denial looks for them, so a decision does
+// not collect them.
+func (p *Policy) notApplying(in *Input) []*rule {
+	var buf [32]int
+	var out []*rule
+	for _, i := range p.idx.candidates(&in.Entitlement, buf[:0]) {
+		r := p.rules[i]
+		if r.effect == Deny || !r.match.matches(&in.Entitlement) {
+			continue
+		}
+		if ok, _ := holds(r.when, in); !ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // vary changes one person attribute to or away from a value a condition compares it with,
@@ -465,9 +482,6 @@ func (p *Policy) evaluate(in *Input, w *why) Decision {
 			ok = true
 		}
 		if !ok {
-			if r.effect != Deny {
-				w.failed = append(w.failed, r)
-			}
 			continue
 		}
 		if r.tests.attrs["request.duration"] {
@@ -657,6 +671,9 @@ func plainJustificationCovered(items []string, prefix string) []string {
 // reason's own full stop goes, and a following reason starts in lower case unless it
 // starts with an acronym ("SOX ...") or a name.
 func joinReasons(parts []string) string {
+	if len(parts) == 1 {
+		return sentence(parts[0]) // the common case, without copying the reason
+	}
 	out := make([]string, 0, len(parts))
 	for i, p := range parts {
 		p = strings.TrimRight(strings.TrimSpace(p), ".")
