@@ -1766,6 +1766,9 @@ func (t *turn) nextSteps(p *tools.Proposal, submitted bool) string {
 	}
 	switch p.Decision.GetEffect() {
 	case igav1.Effect_EFFECT_ALLOW:
+		if p.BreakGlass() {
+			return t.emergencyTerms(p, submitted)
+		}
 		if submitted {
 			return "Policy auto-approves it, so it will be granted in a moment."
 		}
@@ -1781,6 +1784,23 @@ func (t *turn) nextSteps(p *tools.Proposal, submitted bool) string {
 		return "It needs approval from " + who + "."
 	}
 	return ""
+}
+
+// emergencyTerms says what a break-glass allow means: granted at once, capped, reviewed
+// after the fact by people it names, revoked if they reject it.
+func (t *turn) emergencyTerms(p *tools.Proposal, submitted bool) string {
+	who := "Security"
+	if len(p.ReviewStages) > 0 {
+		who = t.approversPhrase(p.ReviewStages, strings.EqualFold(p.Request.GetBeneficiaryEmail(), t.me.GetEmail()))
+	}
+	capped := ""
+	if m := p.Decision.GetMaxDuration().AsDuration(); m > 0 {
+		capped = " for at most " + Human(m)
+	}
+	if submitted {
+		return fmt.Sprintf("It's allowed as an emergency (break-glass), so it will be granted in a moment%s. Afterwards %s review it; if they reject it, it is removed at once.", capped, who)
+	}
+	return fmt.Sprintf("Policy allows this as an emergency (break-glass): granted at once%s, then reviewed after the fact by %s — if they reject it, it is removed at once.", capped, who)
 }
 
 // confirm carries out what the user said yes to.

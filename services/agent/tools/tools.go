@@ -280,12 +280,20 @@ type Proposal struct {
 	Decision *igav1.PolicyDecision
 	// Stages are the approvers policy would ask, in order.
 	Stages []*igav1.StageApprovers
+	// ReviewStages are who reviews a break-glass grant after the fact, in order.
+	ReviewStages []*igav1.StageApprovers
 	// Capped is true when the asked duration was cut to the limit.
 	Capped bool
 	// Defaulted is true when no duration was asked and the default was used.
 	Defaulted bool
 	// PolicyErr says policy or approval could not be previewed.
 	PolicyErr error
+}
+
+// BreakGlass reports whether policy allows the request through the emergency path, so
+// it is granted at once and reviewed after the fact.
+func (p *Proposal) BreakGlass() bool {
+	return p.Decision.GetEffect() == igav1.Effect_EFFECT_ALLOW && len(p.Decision.GetReviewSteps()) > 0
 }
 
 // DurationLimits returns the default and maximum durations the catalog sets for an
@@ -375,12 +383,15 @@ func (s *Session) ProposeRequest(ctx context.Context, requester string, d *conv.
 			req.Duration = durationpb.New(dur)
 			s.record("set_duration", "policy max="+directory.FormatDuration(pmax), directory.FormatDuration(dur), nil)
 		}
-		if p.Decision.GetEffect() == igav1.Effect_EFFECT_REQUIRE_APPROVAL {
+		if p.Decision.GetEffect() == igav1.Effect_EFFECT_REQUIRE_APPROVAL || p.BreakGlass() {
 			rr, err := s.ApprovalRequirements(ctx, req)
 			if err != nil {
 				p.PolicyErr = err
 			} else {
-				p.Stages = rr.GetStages()
+				p.Stages, p.ReviewStages = rr.GetStages(), rr.GetReviewStages()
+				if rr.GetDecision().GetEffect() == igav1.Effect_EFFECT_DENY {
+					p.Decision = rr.GetDecision() // nobody may approve or review it
+				}
 			}
 		}
 	}

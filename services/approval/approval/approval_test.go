@@ -394,6 +394,32 @@ func TestRequirements(t *testing.T) {
 	}
 }
 
+// A break-glass allow names who will review it after the fact; one nobody may review is
+// the denial it would get.
+func TestRequirementsOfAnEmergencyNameItsReviewers(t *testing.T) {
+	h := newHarness(t)
+	ctx := ctxT(t)
+	resp, err := h.approvals.Requirements(ctx, &igav1.RequirementsRequest{Request: newRequest("q-bg", sam, sam, "vault:break-glass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetDecision().GetEffect() != igav1.Effect_EFFECT_ALLOW || len(resp.GetStages()) != 0 || len(resp.GetReviewStages()) == 0 {
+		t.Fatalf("requirements of an emergency = %v", resp)
+	}
+	for _, st := range resp.GetReviewStages() {
+		if slices.Contains(st.GetApprovers(), sam) || st.GetDescription() == "" {
+			t.Errorf("review stage %v", st)
+		}
+	}
+	resp, err = h.approvals.Requirements(ctx, &igav1.RequirementsRequest{Request: newRequest("q-bg2", sam, sam, "vault:unreviewable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetDecision().GetEffect() != igav1.Effect_EFFECT_DENY || !strings.Contains(resp.GetDecision().GetReason(), "no one may review it") {
+		t.Errorf("unreviewable emergency = %v", resp)
+	}
+}
+
 func TestListRequestsJoinsRecordsNewestFirst(t *testing.T) {
 	h := newHarness(t)
 	ctx := ctxT(t)

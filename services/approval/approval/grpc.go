@@ -76,6 +76,22 @@ func (s *Service) Requirements(ctx context.Context, req *igav1.AccessRequest) (*
 // themselves (iga eval).
 func RequirementsOf(snap *directory.Snapshot, req *igav1.AccessRequest, dec *igav1.PolicyDecision) *igav1.RequirementsResponse {
 	resp := &igav1.RequirementsResponse{Decision: dec}
+	if IsBreakGlass(dec) {
+		// A break-glass allow: who will review it after the fact. When nobody may, the
+		// approval service denies the emergency (see submitted), so say so now.
+		stages, err := workflow.Route(snap, workflow.PartiesOf(req), reviewSteps(dec))
+		if err != nil {
+			denied := proto.Clone(dec).(*igav1.PolicyDecision)
+			denied.Effect = igav1.Effect_EFFECT_DENY
+			denied.Reason = trimDot(dec.GetReason()) + "; but no one may review it after the fact: " + err.Error()
+			resp.Decision = denied
+			return resp
+		}
+		for _, st := range stages {
+			resp.ReviewStages = append(resp.ReviewStages, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
+		}
+		return resp
+	}
 	if dec.GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL {
 		return resp
 	}

@@ -561,7 +561,9 @@ type RequirementsResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Decision *PolicyDecision        `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
 	// Approvers of each stage, in stage order.
-	Stages        []*StageApprovers `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	Stages []*StageApprovers `protobuf:"bytes,2,rep,name=stages,proto3" json:"stages,omitempty"`
+	// For a break-glass allow: who reviews the grant after the fact, stage by stage.
+	ReviewStages  []*StageApprovers `protobuf:"bytes,3,rep,name=review_stages,json=reviewStages,proto3" json:"review_stages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,6 +608,13 @@ func (x *RequirementsResponse) GetDecision() *PolicyDecision {
 func (x *RequirementsResponse) GetStages() []*StageApprovers {
 	if x != nil {
 		return x.Stages
+	}
+	return nil
+}
+
+func (x *RequirementsResponse) GetReviewStages() []*StageApprovers {
+	if x != nil {
+		return x.ReviewStages
 	}
 	return nil
 }
@@ -1690,10 +1699,11 @@ const file_iga_v1_services_proto_rawDesc = "" +
 	"\x13GetDecisionResponse\x122\n" +
 	"\bdecision\x18\x01 \x01(\v2\x16.iga.v1.PolicyDecisionR\bdecision\"F\n" +
 	"\x13RequirementsRequest\x12/\n" +
-	"\arequest\x18\x01 \x01(\v2\x15.iga.v1.AccessRequestR\arequest\"z\n" +
+	"\arequest\x18\x01 \x01(\v2\x15.iga.v1.AccessRequestR\arequest\"\xb7\x01\n" +
 	"\x14RequirementsResponse\x122\n" +
 	"\bdecision\x18\x01 \x01(\v2\x16.iga.v1.PolicyDecisionR\bdecision\x12.\n" +
-	"\x06stages\x18\x02 \x03(\v2\x16.iga.v1.StageApproversR\x06stages\"f\n" +
+	"\x06stages\x18\x02 \x03(\v2\x16.iga.v1.StageApproversR\x06stages\x12;\n" +
+	"\rreview_stages\x18\x03 \x03(\v2\x16.iga.v1.StageApproversR\freviewStages\"f\n" +
 	"\x0eStageApprovers\x12\x14\n" +
 	"\x05stage\x18\x01 \x01(\x05R\x05stage\x12\x1c\n" +
 	"\tapprovers\x18\x02 \x03(\tR\tapprovers\x12 \n" +
@@ -1853,55 +1863,56 @@ var file_iga_v1_services_proto_depIdxs = []int32{
 	36, // 8: iga.v1.RequirementsRequest.request:type_name -> iga.v1.AccessRequest
 	37, // 9: iga.v1.RequirementsResponse.decision:type_name -> iga.v1.PolicyDecision
 	12, // 10: iga.v1.RequirementsResponse.stages:type_name -> iga.v1.StageApprovers
-	38, // 11: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
-	39, // 12: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
-	39, // 13: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
-	40, // 14: iga.v1.WithdrawRequestResponse.request:type_name -> iga.v1.RequestView
-	40, // 15: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
-	40, // 16: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
-	41, // 17: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
-	41, // 18: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
-	42, // 19: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
-	43, // 20: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
-	44, // 21: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
-	45, // 22: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
-	2,  // 23: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
-	4,  // 24: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
-	0,  // 25: iga.v1.IntakeService.Notices:input_type -> iga.v1.NoticesRequest
-	6,  // 26: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
-	8,  // 27: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
-	10, // 28: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
-	13, // 29: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
-	15, // 30: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
-	19, // 31: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
-	21, // 32: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
-	17, // 33: iga.v1.RequestsService.WithdrawRequest:input_type -> iga.v1.WithdrawRequestRequest
-	23, // 34: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
-	25, // 35: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
-	27, // 36: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
-	29, // 37: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
-	31, // 38: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
-	3,  // 39: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
-	5,  // 40: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
-	1,  // 41: iga.v1.IntakeService.Notices:output_type -> iga.v1.NoticesResponse
-	7,  // 42: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
-	9,  // 43: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
-	11, // 44: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
-	14, // 45: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
-	16, // 46: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
-	20, // 47: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
-	22, // 48: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
-	18, // 49: iga.v1.RequestsService.WithdrawRequest:output_type -> iga.v1.WithdrawRequestResponse
-	24, // 50: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
-	26, // 51: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
-	28, // 52: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
-	30, // 53: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
-	32, // 54: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
-	39, // [39:55] is the sub-list for method output_type
-	23, // [23:39] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	12, // 11: iga.v1.RequirementsResponse.review_stages:type_name -> iga.v1.StageApprovers
+	38, // 12: iga.v1.ListApprovalsRequest.statuses:type_name -> iga.v1.ApprovalStatus
+	39, // 13: iga.v1.ListApprovalsResponse.approvals:type_name -> iga.v1.Approval
+	39, // 14: iga.v1.DecideResponse.approval:type_name -> iga.v1.Approval
+	40, // 15: iga.v1.WithdrawRequestResponse.request:type_name -> iga.v1.RequestView
+	40, // 16: iga.v1.ListRequestsResponse.requests:type_name -> iga.v1.RequestView
+	40, // 17: iga.v1.GetRequestResponse.request:type_name -> iga.v1.RequestView
+	41, // 18: iga.v1.CheckAccessResponse.grant:type_name -> iga.v1.Grant
+	41, // 19: iga.v1.ListGrantsResponse.grants:type_name -> iga.v1.Grant
+	42, // 20: iga.v1.GetPersonResponse.person:type_name -> iga.v1.Person
+	43, // 21: iga.v1.ListEntitlementsResponse.entitlements:type_name -> iga.v1.Entitlement
+	44, // 22: iga.v1.ListEntitlementsResponse.apps:type_name -> iga.v1.App
+	45, // 23: iga.v1.WatchResponse.event:type_name -> iga.v1.Envelope
+	2,  // 24: iga.v1.IntakeService.Send:input_type -> iga.v1.SendRequest
+	4,  // 25: iga.v1.IntakeService.Chat:input_type -> iga.v1.ChatRequest
+	0,  // 26: iga.v1.IntakeService.Notices:input_type -> iga.v1.NoticesRequest
+	6,  // 27: iga.v1.PolicyService.Evaluate:input_type -> iga.v1.EvaluateRequest
+	8,  // 28: iga.v1.PolicyService.GetDecision:input_type -> iga.v1.GetDecisionRequest
+	10, // 29: iga.v1.ApprovalService.Requirements:input_type -> iga.v1.RequirementsRequest
+	13, // 30: iga.v1.ApprovalService.ListApprovals:input_type -> iga.v1.ListApprovalsRequest
+	15, // 31: iga.v1.ApprovalService.Decide:input_type -> iga.v1.DecideRequest
+	19, // 32: iga.v1.RequestsService.ListRequests:input_type -> iga.v1.ListRequestsRequest
+	21, // 33: iga.v1.RequestsService.GetRequest:input_type -> iga.v1.GetRequestRequest
+	17, // 34: iga.v1.RequestsService.WithdrawRequest:input_type -> iga.v1.WithdrawRequestRequest
+	23, // 35: iga.v1.EntitlementsService.CheckAccess:input_type -> iga.v1.CheckAccessRequest
+	25, // 36: iga.v1.EntitlementsService.ListGrants:input_type -> iga.v1.ListGrantsRequest
+	27, // 37: iga.v1.DirectoryService.GetPerson:input_type -> iga.v1.GetPersonRequest
+	29, // 38: iga.v1.DirectoryService.ListEntitlements:input_type -> iga.v1.ListEntitlementsRequest
+	31, // 39: iga.v1.EventsService.Watch:input_type -> iga.v1.WatchRequest
+	3,  // 40: iga.v1.IntakeService.Send:output_type -> iga.v1.SendResponse
+	5,  // 41: iga.v1.IntakeService.Chat:output_type -> iga.v1.ChatResponse
+	1,  // 42: iga.v1.IntakeService.Notices:output_type -> iga.v1.NoticesResponse
+	7,  // 43: iga.v1.PolicyService.Evaluate:output_type -> iga.v1.EvaluateResponse
+	9,  // 44: iga.v1.PolicyService.GetDecision:output_type -> iga.v1.GetDecisionResponse
+	11, // 45: iga.v1.ApprovalService.Requirements:output_type -> iga.v1.RequirementsResponse
+	14, // 46: iga.v1.ApprovalService.ListApprovals:output_type -> iga.v1.ListApprovalsResponse
+	16, // 47: iga.v1.ApprovalService.Decide:output_type -> iga.v1.DecideResponse
+	20, // 48: iga.v1.RequestsService.ListRequests:output_type -> iga.v1.ListRequestsResponse
+	22, // 49: iga.v1.RequestsService.GetRequest:output_type -> iga.v1.GetRequestResponse
+	18, // 50: iga.v1.RequestsService.WithdrawRequest:output_type -> iga.v1.WithdrawRequestResponse
+	24, // 51: iga.v1.EntitlementsService.CheckAccess:output_type -> iga.v1.CheckAccessResponse
+	26, // 52: iga.v1.EntitlementsService.ListGrants:output_type -> iga.v1.ListGrantsResponse
+	28, // 53: iga.v1.DirectoryService.GetPerson:output_type -> iga.v1.GetPersonResponse
+	30, // 54: iga.v1.DirectoryService.ListEntitlements:output_type -> iga.v1.ListEntitlementsResponse
+	32, // 55: iga.v1.EventsService.Watch:output_type -> iga.v1.WatchResponse
+	40, // [40:56] is the sub-list for method output_type
+	24, // [24:40] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_iga_v1_services_proto_init() }
