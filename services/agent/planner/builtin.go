@@ -339,7 +339,9 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 			if u.TicketRef != "" {
 				d.TicketRef = u.TicketRef
 			}
-			if u.Duration > 0 {
+			// A reason talks about the work ("the last 3 days of logs"): only a duration
+			// the person asks for ("for 3 days", "until Friday") changes the request's.
+			if u.Duration > 0 && askedFor(text, u.DurationText) {
 				d.DurationAsked = u.Duration
 			}
 			t.st.Pending = nil
@@ -1801,6 +1803,21 @@ func (t *turn) emergencyTerms(p *tools.Proposal, submitted bool) string {
 		return fmt.Sprintf("It's allowed as an emergency (break-glass), so it will be granted in a moment%s. Afterwards %s review it; if they reject it, it is removed at once.", capped, who)
 	}
 	return fmt.Sprintf("Policy allows this as an emergency (break-glass): granted at once%s, then reviewed after the fact by %s — if they reject it, it is removed at once.", capped, who)
+}
+
+// askedLead: words that make a duration one the person asks for, before it or as its start.
+var askedLead = regexp.MustCompile(`(?:\b(?:for|another|extra|additional|more|need it|want it|keep it)\s*$)|^(?:until|till|til|through|thru|by|to|for)\b`)
+
+// askedFor reports whether the duration phrase found in text is asked for ("for 3 days",
+// "need it until Friday") rather than mentioned ("logs from the last 3 days").
+func askedFor(text, durText string) bool {
+	lower := strings.ToLower(text)
+	durText = strings.ToLower(strings.TrimSpace(durText))
+	i := strings.Index(lower, durText)
+	if i < 0 || durText == "" {
+		return false
+	}
+	return askedLead.MatchString(strings.TrimSpace(lower[:i])) || askedLead.MatchString(durText)
 }
 
 // confirm carries out what the user said yes to.

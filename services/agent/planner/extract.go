@@ -97,7 +97,18 @@ func ParseDuration(text string, now time.Time, loc *time.Location) (time.Duratio
 		}
 		return d
 	}
-	for _, m := range numUnitRe.FindAllStringSubmatch(t, -1) {
+	for _, idx := range numUnitRe.FindAllStringSubmatchIndex(t, -1) {
+		m := make([]string, len(idx)/2)
+		for i := range m {
+			if idx[2*i] >= 0 {
+				m[i] = t[idx[2*i]:idx[2*i+1]]
+			}
+		}
+		// "the 500s", "404s", "the 1990s" are no durations: a number glued to "s" is
+		// seconds only after "for" ("for 90s").
+		if m[2] == "s" && !strings.ContainsAny(m[0], " \t") && !strings.HasSuffix(strings.TrimRight(t[:idx[0]], " "), "for") {
+			continue
+		}
 		n, ok := numberWords[m[1]]
 		if !ok {
 			if strings.HasPrefix(m[1], "half") {

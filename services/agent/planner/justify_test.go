@@ -157,3 +157,47 @@ func TestJustificationWanted(t *testing.T) {
 		t.Error("asked again for a justification already given")
 	}
 }
+
+// A reason that mentions a span of time or status codes leaves the asked duration alone;
+// one that asks for a duration sets it.
+func TestReasonDoesNotChangeTheDurationUnlessItAsks(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		want   time.Duration
+	}{
+		{"checking the last 3 days of deploy logs, INC-2077", 2 * time.Hour},
+		{"investigating the 500s on checkout, INC-5102", 2 * time.Hour},
+		{"rotating the leaked deploy keys, INC-2077, for 4 hours please", 4 * time.Hour},
+		{"rotating the leaked keys until end of day, INC-2077", 0}, // asked: until end of day
+	} {
+		h := newJustifyHarness(t)
+		h.say(sam, "I need poweruser on aws prod for 2 hours")
+		r := h.say(sam, tc.reason)
+		if r.Kind != conv.ReplyProposal {
+			t.Fatalf("%q: want a proposal, got %+v", tc.reason, r)
+		}
+		if tc.want != 0 && r.Duration != tc.want {
+			t.Errorf("%q: duration %s, want %s", tc.reason, r.Duration, tc.want)
+		}
+		if tc.want == 0 && r.Duration == 2*time.Hour {
+			t.Errorf("%q: the asked 'until end of day' was ignored", tc.reason)
+		}
+	}
+}
+
+func TestAskedFor(t *testing.T) {
+	for text, want := range map[string]bool{
+		"for 3 days please":               true,
+		"I need it another 2 days":        true,
+		"until friday":                    true,
+		"logs from the last 3 days":       false,
+		"the job failed 2 days ago":       false,
+		"investigating, need it 3 days":   true,
+		"looking into it for 1 week, ok?": true,
+	} {
+		u := Understand(text, now, nil)
+		if got := u.Duration > 0 && askedFor(text, u.DurationText); got != want {
+			t.Errorf("askedFor(%q) [%q] = %v, want %v", text, u.DurationText, got, want)
+		}
+	}
+}
