@@ -396,11 +396,7 @@ func vary(p *Person, av attrValue) (func(*Input), string) {
 	}
 	current := map[string]string{"department": p.Department, "title": p.Title, "employment_type": p.EmploymentType, "location": p.Location}[av.field]
 	if current == av.value {
-		article := "a"
-		if strings.ContainsRune("aeiou", rune(words[0])) {
-			article = "an"
-		}
-		return set(""), fmt.Sprintf("with %s %s other than %q", article, words, av.value)
+		return set(""), fmt.Sprintf("with %s %s other than %q", article(words), words, av.value)
 	}
 	return set(av.value), fmt.Sprintf("with %s %q", words, av.value)
 }

@@ -490,40 +490,38 @@ func (c *compiler) document(f *fileYAML, doc *yaml.Node) {
 	if d := f.Defaults.MaxDuration; d != "" {
 		c.p.maxDuration = c.duration(valueLine(child(root, "defaults"), "max_duration"), "defaults.max_duration", d)
 	}
-	rules := child(root, "rules")
-	if c.entries(rules, "rules", "a rule") {
-		for i := range f.Rules {
-			c.rule(&f.Rules[i], item(rules, i))
-		}
+	rules := c.entries(child(root, "rules"), "rules", "a rule")
+	for i := range f.Rules {
+		c.rule(&f.Rules[i], item(rules, i))
 	}
-	sods := child(root, "sod")
-	if c.entries(sods, "sod", "a separation-of-duties constraint") {
-		for i := range f.SoD {
-			c.sod(&f.SoD[i], item(sods, i))
-		}
+	sods := c.entries(child(root, "sod"), "sod", "a separation-of-duties constraint")
+	for i := range f.SoD {
+		c.sod(&f.SoD[i], item(sods, i))
 	}
 	if f.BreakGlass != nil {
 		c.breakGlass(f.BreakGlass, child(root, "break_glass"))
 	}
 }
 
-// entries reports whether every entry of the list n (rules, sod, approvals, sets) holds
-// something. An empty entry ("-" alone on its line) is an error, not nothing: it is
-// usually a rule whose text was lost, and silently reading no rule would change what the
-// policy allows. YAML drops such entries when decoding, so the typed entries would no
-// longer line up with the nodes either.
-func (c *compiler) entries(n *yaml.Node, key, what string) bool {
+// entries reports an empty entry of the list n (rules, sod, approvals, sets: "-" alone on
+// its line) as an error, not nothing: it is usually a rule whose text was lost, and
+// silently reading no rule would change what the policy allows. YAML drops such entries
+// when decoding, so it returns n without them, which lines up with the decoded entries
+// again and lets the rest of the file be checked too.
+func (c *compiler) entries(n *yaml.Node, key, what string) *yaml.Node {
 	if n == nil || n.Kind != yaml.SequenceNode {
-		return true
+		return n
 	}
-	ok := true
+	kept := *n
+	kept.Content = nil
 	for _, e := range n.Content {
 		if e.Kind == yaml.ScalarNode && e.ShortTag() == "!!null" {
 			c.errorf(e.Line, "an entry of %s is empty; write %s there or remove the \"-\"", key, what)
-			ok = false
+			continue
 		}
+		kept.Content = append(kept.Content, e)
 	}
-	return ok
+	return &kept
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]*$`)
@@ -748,9 +746,7 @@ const (
 )
 
 func (c *compiler) steps(ys []stepYAML, n *yaml.Node, where string) []Step {
-	if !c.entries(n, "approvals", "an approval step") {
-		return nil
-	}
+	n = c.entries(n, "approvals", "an approval step")
 	var out []Step
 	for i := range ys {
 		if s, ok := c.step(&ys[i], item(n, i), where); ok {
@@ -825,10 +821,10 @@ func (c *compiler) step(y *stepYAML, n *yaml.Node, where string) (Step, bool) {
 			"write separate steps to need several", where, y.Quorum.Value)
 		return s, false
 	case singleApprover(s.Kind) && all:
-		c.errorf(ql, "%s: a %s step has one approver, so quorum all means nothing; leave it out", where, s.Kind)
+		c.errorf(ql, "%s: %s %s step has one approver, so quorum all means nothing; leave it out", where, article(s.Kind.String()), s.Kind)
 		return s, false
 	case singleApprover(s.Kind) && quorum > 1:
-		c.errorf(ql, "%s: a %s step has one approver, so quorum %d can never be met", where, s.Kind, quorum)
+		c.errorf(ql, "%s: %s %s step has one approver, so quorum %d can never be met", where, article(s.Kind.String()), s.Kind, quorum)
 		return s, false
 	}
 	s.Quorum, s.All = max(quorum, 1), all
@@ -836,6 +832,14 @@ func (c *compiler) step(y *stepYAML, n *yaml.Node, where string) (Step, bool) {
 		c.groupRefs(s, c.source(line)+" "+where)
 	}
 	return s, true
+}
+
+// article is "a" or "an" for word.
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // parseQuorum reads a step's quorum: absent (one approver), a number from 1 to maxQuorum,
@@ -906,11 +910,9 @@ func (c *compiler) sod(y *sodYAML, n *yaml.Node) {
 		c.errorf(line, "%s: needs at least two conflicting sets", where)
 	}
 	seen := map[string]string{}
-	if !c.entries(child(n, "sets"), "sets", "a set {name, entitlements}") {
-		y.Sets = nil
-	}
+	sets := c.entries(child(n, "sets"), "sets", "a set {name, entitlements}")
 	for i, set := range y.Sets {
-		sl := lineOf(item(child(n, "sets"), i))
+		sl := lineOf(item(sets, i))
 		if set.Name == "" || len(set.Entitlements) == 0 {
 			c.errorf(sl, "%s: every set needs a name and entitlements", where)
 			continue

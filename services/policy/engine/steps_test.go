@@ -32,9 +32,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"empty sod entry", "sod:\n  - \n", "policy.yaml:2: an entry of sod is empty"},
 		// Quorums that can never be met, for every kind that has one approver.
 		{"manager quorum", approval("[{kind: manager, quorum: 2}]"), "policy.yaml:5: rule r1: a manager step has one approver, so quorum 2 can never be met"},
-		{"entitlement owner quorum", approval("[{kind: entitlement_owner, quorum: 2}]"), "a entitlement_owner step has one approver, so quorum 2 can never be met"},
-		{"app owner quorum", approval("[{kind: app_owner, quorum: 3}]"), "a app_owner step has one approver, so quorum 3 can never be met"},
-		{"app owner quorum on its own line", approval("\n      - kind: app_owner\n        quorum: 2"), "policy.yaml:7: rule r1: a app_owner step has one approver"},
+		{"entitlement owner quorum", approval("[{kind: entitlement_owner, quorum: 2}]"), "an entitlement_owner step has one approver, so quorum 2 can never be met"},
+		{"app owner quorum", approval("[{kind: app_owner, quorum: 3}]"), "an app_owner step has one approver, so quorum 3 can never be met"},
+		{"app owner quorum on its own line", approval("\n      - kind: app_owner\n        quorum: 2"), "policy.yaml:7: rule r1: an app_owner step has one approver"},
 		{"manager quorum all", approval("[{kind: manager, quorum: all}]"), "quorum all means nothing"},
 		{"quorum zero", approval("[{kind: security, quorum: 0}]"), "quorum 0 must be at least 1"},
 		{"quorum too large", approval("[{kind: 'group:cab', quorum: 5000}]"), "quorum 5000 is more approvals than any step can gather"},
@@ -67,6 +67,16 @@ func TestLoadRejectsBadInput(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An empty entry is reported and the rest of the file is still checked, at the right lines.
+func TestEmptyEntryHidesNothing(t *testing.T) {
+	_, err := Parse("p.yaml", []byte("rules:\n  -\n  - id: a\n    effect: require_approval\n    reason: x\n    approvals:\n      -\n      - {kind: app_owner, quorum: 2}\n"))
+	for _, want := range []string{"p.yaml:2: an entry of rules is empty", "p.yaml:7: an entry of approvals is empty", "p.yaml:8: rule a: an app_owner step has one approver"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
 	}
 }
 
