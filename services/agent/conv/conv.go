@@ -171,6 +171,9 @@ type State struct {
 	History   []Message   `json:"history,omitempty"`
 	Processed []Processed `json:"processed,omitempty"`
 	Trails    []Trail     `json:"trails,omitempty"`
+	// Next is an ask the person made in the same message as the one being handled
+	// ("github read and also datadog viewer"); it is taken up when this one ends.
+	Next string `json:"next,omitempty"`
 	UpdatedAt time.Time   `json:"updated_at"`
 }
 

@@ -87,7 +87,8 @@ func (t *turn) requestFirstOf(first, rest string, whole Understanding) (conv.Rep
 	if err != nil || r.Kind == conv.ReplyError {
 		return r, err
 	}
-	note := fmt.Sprintf(" You also asked for %q: I handle one request at a time, so send me that one once this is done.", clipWords(rest, 120))
+	t.st.Next = clipWords(rest, 300)
+	note := fmt.Sprintf(" You also asked for %q: I'll take that up as soon as this one is done.", clipWords(rest, 120))
 	r.Text = withNote(r.Text, note)
 	if t.st.Pending != nil {
 		t.st.Pending.Question = withNote(t.st.Pending.Question, note)
@@ -169,4 +170,28 @@ func (t *turn) inOtherLanguage(text string) (conv.Reply, error) {
 	t.st.Reset()
 	return conv.Reply{Kind: conv.ReplyQuestion, Text: "I understand English best, and I couldn't match that to anything in the catalog. " +
 		"Could you tell me in English what access you need — the app and what you need to do there?"}, nil
+}
+
+// thenNext takes up the ask queued from the same message once the current one has ended
+// (submitted or dropped): its reply follows this one's, and its question or proposal is
+// what is open now.
+func (t *turn) thenNext(r conv.Reply) conv.Reply {
+	next := t.st.Next
+	if next == "" || t.st.Pending != nil {
+		return r
+	}
+	t.st.Next = ""
+	t.split = true
+	t.text, t.u = next, nil
+	nr, err := t.fresh(next, t.understanding(next))
+	if err != nil || nr.Kind == conv.ReplyError {
+		r.Text += fmt.Sprintf("\n\nYou also asked for %q; I couldn't look at it just now — ask me again.", clipWords(next, 120))
+		return r
+	}
+	r.Text += fmt.Sprintf("\n\nNext, you also asked for %q: %s", clipWords(next, 120), nr.Text)
+	r.Kind, r.Options, r.EntitlementID, r.Duration = nr.Kind, nr.Options, nr.EntitlementID, nr.Duration
+	if t.st.Pending != nil {
+		t.st.Pending.Question = nr.Text
+	}
+	return r
 }

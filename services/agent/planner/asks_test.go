@@ -11,11 +11,20 @@ import (
 // dropped; a part that only describes the person is no second ask.
 func TestTwoAsksInOneMessage(t *testing.T) {
 	runDemo(t, []demoCase{
+		// Once the first is submitted, the second is taken up in the same reply.
 		{name: "view and edit in two apps", person: dana, steps: []demoStep{
 			{text: "view the payments dashboards and edit jira tickets", kind: conv.ReplyProposal, ent: "grafana:payments-viewer",
-				contains: []string{`You also asked for "edit jira tickets"`, "one request at a time"}},
-			{text: "yes", kind: conv.ReplySubmitted, ent: "grafana:payments-viewer"},
+				contains: []string{`You also asked for "edit jira tickets"`, "as soon as this one is done"}},
+			{text: "yes", kind: conv.ReplyQuestion, ent: "-",
+				contains: []string{"Submitted r-", `Next, you also asked for "edit jira tickets"`, "Jira user (write)"}},
+			{text: "cancel", kind: conv.ReplyInfo, lacks: []string{"also asked"}},
 		}, submitted: "grafana:payments-viewer"},
+		// Dropping the first still takes up the second.
+		{name: "first dropped", person: sam, steps: []demoStep{
+			{text: "I need github read and also datadog viewer", kind: conv.ReplyProposal, ent: "github:read"},
+			{text: "no", kind: conv.ReplyProposal, ent: "datadog:viewer", contains: []string{"nothing was submitted", `Next, you also asked for "datadog viewer"`}},
+			{text: "yes", kind: conv.ReplySubmitted, ent: "datadog:viewer"},
+		}, submitted: "datadog:viewer"},
 		{name: "and also", person: sam, steps: []demoStep{
 			{text: "I need github read and also datadog viewer for 3 days", kind: conv.ReplyProposal, ent: "github:read", dur: 72 * time.Hour,
 				contains: []string{`"datadog viewer for 3 days"`}},

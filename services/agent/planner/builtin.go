@@ -250,7 +250,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 	lower := strings.ToLower(strings.TrimSpace(text))
 	if !picked && (u.Action == conv.ActionCancel || u.No) && !u.Yes {
 		t.st.Reset()
-		return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+		return t.thenNext(conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}), nil
 	}
 	switch p.Kind {
 	case conv.PendingConfirm:
@@ -259,7 +259,7 @@ func (t *turn) answer(text string, u Understanding, picked bool) (conv.Reply, er
 		}
 		if picked && u.No {
 			t.st.Reset()
-			return conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}, nil
+			return t.thenNext(conv.Reply{Kind: conv.ReplyInfo, Text: "OK, I've dropped it — nothing was submitted."}), nil
 		}
 		if u.Duration > 0 && d != nil && d.Action != conv.ActionRelinquish && !t.namesOtherEntitlement(text, u) {
 			d.DurationAsked = u.Duration
@@ -1888,7 +1888,7 @@ func (t *turn) confirm() (conv.Reply, error) {
 	text := fmt.Sprintf("Submitted %s: %s for %s for %s. %s Once granted, it expires automatically after %s.",
 		id, t.label(req.GetEntitlementId()), t.whom(d), Human(dur), t.nextSteps(p, true), Human(dur))
 	t.st.Submitted(id)
-	return conv.Reply{Kind: conv.ReplySubmitted, Text: text, RequestID: id, EntitlementID: req.GetEntitlementId(), Duration: dur}, nil
+	return t.thenNext(conv.Reply{Kind: conv.ReplySubmitted, Text: text, RequestID: id, EntitlementID: req.GetEntitlementId(), Duration: dur}), nil
 }
 
 // userError turns a tool error into words for the user, without internals.
