@@ -173,8 +173,8 @@ type State struct {
 	Trails    []Trail     `json:"trails,omitempty"`
 	// Next is an ask the person made in the same message as the one being handled
 	// ("github read and also datadog viewer"); it is taken up when this one ends.
-	Next string `json:"next,omitempty"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	Next      string    `json:"next,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // New returns the state of a fresh conversation.
