@@ -76,7 +76,7 @@ type groupRef struct {
 type rule struct {
 	id, description string
 	match           matcher
-	when            cel.Program
+	when            *compiledWhen
 	tests           tested
 	effect          Effect
 	steps           []Step
@@ -112,7 +112,7 @@ type sodSet struct {
 }
 
 type breakGlass struct {
-	when        cel.Program
+	when        *compiledWhen
 	maxDuration time.Duration
 	reason      string
 	source      string
@@ -221,11 +221,24 @@ func (a activation) ResolveName(name string) (any, bool) {
 
 func (a activation) Parent() interpreter.Activation { return nil }
 
-// holds reports whether cond is true for in; a condition that fails to evaluate reports
-// failed.
-func holds(prg cel.Program, in *Input) (ok, failed bool) {
-	if prg == nil {
+// compiledWhen is a compiled `when`. Its worst case is bounded at load time for inputs
+// within the estimate's sizes (lists of maxListSize, strings of maxStringSize); an input
+// beyond them is evaluated by the guarded program, whose cost is tracked and limited at
+// run time, so no input can stall a decision. Tracking costs as much as the decision
+// itself, so the usual input does without it.
+type compiledWhen struct {
+	fast, guarded cel.Program
+}
+
+// holds reports whether cond is true for in; a condition that fails to evaluate (or runs
+// over its cost limit) reports failed.
+func holds(cond *compiledWhen, in *Input) (ok, failed bool) {
+	if cond == nil {
 		return true, false
+	}
+	prg := cond.fast
+	if in.beyondEstimate() {
+		prg = cond.guarded
 	}
 	out, _, err := prg.Eval(activation{in})
 	if err != nil {

@@ -533,3 +533,32 @@ sod:
 		t.Errorf("want exactly two findings, got %q", got)
 	}
 }
+
+// A condition whose cost the load-time estimate bounds for inputs of the usual sizes runs
+// over its limit on a far larger input: it fails, and fails closed, instead of stalling
+// the decision; the same policy decides the usual input as written.
+func TestOversizedInputIsCostLimited(t *testing.T) {
+	p, err := Parse("cost.yaml", []byte(`rules:
+  - id: distinct-groups
+    effect: allow
+    reason: Anyone not in the banned group may read.
+    when: '!person.groups.exists(g, g == "banned")'
+`))
+	if err != nil {
+		t.Fatalf("the condition should pass the load-time estimate: %v", err)
+	}
+	usual := sam
+	usual.Groups = []string{"engineering", "backend", "all-staff"}
+	if d := p.Evaluate(input(usual, "grafana:payments-viewer", Request{})); d.Effect != Allow {
+		t.Fatalf("usual input: %+v", d)
+	}
+	huge := sam
+	// Enough groups that even one pass over them costs more than the limit.
+	huge.Groups = make([]string, costLimit/2)
+	for i := range huge.Groups {
+		huge.Groups[i] = "g"
+	}
+	if d := p.Evaluate(input(huge, "grafana:payments-viewer", Request{})); d.Effect != Deny {
+		t.Fatalf("an input beyond the estimate was not cost-limited: %+v", d)
+	}
+}

@@ -31,9 +31,10 @@ import (
 // ErrInvalid marks a policy file that does not validate; the message says file:line.
 var ErrInvalid = errors.New("invalid policy")
 
-// costLimit bounds the work one condition may do at decision time (a runaway
-// comprehension fails, and fails closed, instead of stalling decisions).
-const costLimit = 100_000
+// costLimit bounds the work one condition may do at decision time on an input larger than
+// the load-time estimate assumed (a runaway comprehension fails, and fails closed,
+// instead of stalling decisions).
+const costLimit = maxConditionCost
 
 // maxConditionCost bounds the estimated worst-case work of one condition, with lists
 // (groups, tags, held, pending) of up to maxListSize items and strings of up to
@@ -626,7 +627,7 @@ func set(xs []string) map[string]bool {
 
 // cel compiles a condition that must be a bool; empty means "always". It also says what
 // the condition tests.
-func (c *compiler) cel(line int, where, expr string) (cel.Program, tested) {
+func (c *compiler) cel(line int, where, expr string) (*compiledWhen, tested) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, tested{}
 	}
@@ -659,12 +660,17 @@ func (c *compiler) cel(line int, where, expr string) (cel.Program, tested) {
 			where, est.Max, maxConditionCost)
 		return nil, tested{}
 	}
-	prg, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	fast, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		c.errorf(line, "%s: when: %v", where, err)
 		return nil, tested{}
 	}
-	return prg, analyse(ast)
+	guarded, err := c.env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit))
+	if err != nil {
+		c.errorf(line, "%s: when: %v", where, err)
+		return nil, tested{}
+	}
+	return &compiledWhen{fast: fast, guarded: guarded}, analyse(ast)
 }
 
 // tested is what a condition reads: the attributes it names ("request.on_behalf") and

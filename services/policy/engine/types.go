@@ -59,6 +59,26 @@ type Context struct {
 	Pending []string `cel:"pending"`
 }
 
+// beyondEstimate reports whether a list or a string of the input is larger than the
+// load-time cost estimate assumed (maxListSize items, maxStringSize bytes).
+func (in *Input) beyondEstimate() bool {
+	// The items of lists are names from the directory, the catalog and the ledger (admin
+	// data, short); what a requester writes is in the request's strings, checked below.
+	if len(in.Person.Groups) > maxListSize || len(in.Entitlement.Tags) > maxListSize ||
+		len(in.Context.Held) > maxListSize || len(in.Context.Pending) > maxListSize {
+		return true
+	}
+	for _, v := range []string{in.Person.Email, in.Person.Department, in.Person.Title, in.Person.Manager, in.Person.EmploymentType,
+		in.Person.Location, in.Person.Status, in.Person.TimeZone, in.Entitlement.ID, in.Entitlement.App, in.Entitlement.Name,
+		in.Entitlement.Level, in.Entitlement.Risk, in.Entitlement.Owner, in.Request.Justification, in.Request.TicketRef,
+		in.Request.Requester, in.Context.Weekday} {
+		if len(v) > maxStringSize {
+			return true
+		}
+	}
+	return false
+}
+
 // SetClock sets Now, Weekday and Hour, reading the clock in time zone tz (UTC when tz is
 // empty or unknown).
 func (c *Context) SetClock(now time.Time, tz string) {

@@ -17,6 +17,7 @@ import (
 	igav1 "github.com/agentic-iga/iga/pkg/gen/iga/v1"
 	"github.com/agentic-iga/iga/services/policy/engine"
 	"github.com/agentic-iga/iga/services/policy/policy"
+	"github.com/agentic-iga/iga/services/policy/policytest"
 )
 
 // SubjectSubmitted is where submitted requests are announced.
@@ -108,11 +109,9 @@ func effect(e igav1.Effect) string { return strings.ToLower(strings.TrimPrefix(e
 func steps(d *igav1.PolicyDecision) string {
 	var out []string
 	for _, s := range d.GetApprovalSteps() {
-		k := strings.ToLower(strings.TrimPrefix(s.GetKind().String(), "APPROVER_KIND_"))
-		if s.GetGroup() != "" {
-			k += ":" + s.GetGroup()
-		}
-		out = append(out, fmt.Sprintf("%s@%d", k, s.GetStage()))
+		// Written as policy tests write them, so a quorum, "all" or an alternative that
+		// changes is a change too.
+		out = append(out, policytest.Step(s))
 	}
 	if len(out) == 0 {
 		return "none"
