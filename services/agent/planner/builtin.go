@@ -471,12 +471,64 @@ func (t *turn) fresh(text string, u Understanding) (conv.Reply, error) {
 		return t.decide(u)
 	case u.ListApprovals:
 		return t.pendingApprovals()
+	case u.Action == conv.ActionStatus && u.StatusOf != "":
+		return t.statusOf(u.StatusOf)
 	case u.Action == conv.ActionStatus:
 		return t.status(text)
 	case u.Action == conv.ActionExtend || u.Action == conv.ActionRelinquish:
 		return t.grantAction(text, u)
 	}
 	return t.request(text, u)
+}
+
+// statusOf answers what someone else holds: a manager sees their direct reports' access
+// and open requests; anyone else is told whose they can see.
+func (t *turn) statusOf(name string) (conv.Reply, error) {
+	t.st.Reset()
+	email, _ := resolveName(name, t.me.GetEmail(), t.s.Tools().Index())
+	if email == "" || strings.EqualFold(email, t.me.GetEmail()) {
+		if email == "" && !slices.Contains([]string{"i", "me", "myself"}, name) {
+			return conv.Reply{Kind: conv.ReplyQuestion, Text: fmt.Sprintf("I can't find %q in the directory. Whose access do you mean? Give me their email address.", name)}, nil
+		}
+		return t.status("")
+	}
+	p, err := t.s.GetPerson(email)
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s isn't an active person in the directory.", email)}, nil
+	}
+	who := p.GetName()
+	if who == "" {
+		who = p.GetEmail()
+	}
+	if !strings.EqualFold(p.GetManagerEmail(), t.me.GetEmail()) {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("I can show you your own access and that of people who report to you, and %s doesn't report to you. Ask %s, or their manager.", who, firstName(who))}, nil
+	}
+	gs, err := t.s.ActiveGrants(t.ctx, p.GetEmail())
+	if err != nil {
+		return conv.Reply{Kind: conv.ReplyError, Text: "I can't read the access ledger right now — please try again in a minute."}, nil
+	}
+	open, _ := t.s.OpenRequests(t.ctx, p.GetEmail())
+	if len(gs) == 0 && len(open) == 0 {
+		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("%s holds no access granted through iga right now, and no request for them is open.", who)}, nil
+	}
+	var b strings.Builder
+	if len(gs) == 0 {
+		fmt.Fprintf(&b, "%s holds no access granted through iga right now.", who)
+	} else {
+		fmt.Fprintf(&b, "%s currently holds:", who)
+		for _, g := range gs {
+			fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+		}
+	}
+	if len(open) > 0 {
+		b.WriteString("\nOpen requests:")
+		for _, v := range open[:min(len(open), 10)] {
+			fmt.Fprintf(&b, "\n• %s — %s (%s)", v.GetRequest().GetId(), t.label(v.GetRequest().GetEntitlementId()),
+				strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v.GetStatus().String(), "REQUEST_STATUS_"), "_", " ")))
+		}
+	}
+	fmt.Fprintf(&b, "\nSay \"remove %s's …\" to take something away, or ask for access on their behalf.", strings.ToLower(firstName(who)))
+	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
 }
 
 // status lists the person's active access and the requests still on their way — of the

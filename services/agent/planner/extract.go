@@ -42,6 +42,9 @@ type Understanding struct {
 	Decide, DecideID, DecideReason string
 	// ListApprovals asks what is waiting for the speaker's approval.
 	ListApprovals bool
+	// StatusOf names someone else whose access the speaker asks about ("what access does
+	// alex have?"); Action is then ActionStatus.
+	StatusOf string
 	// Withdraw asks to take back a submitted request ("withdraw my snowflake request",
 	// "cancel request r-1a2b"); WithdrawID is the request id it names, if any.
 	Withdraw   bool
@@ -329,7 +332,11 @@ var (
 	// withdrawRe: taking back a request already made. "cancel" alone drops what is in
 	// progress in the conversation; with "request" (or a request id) it means a
 	// submitted one.
-	withdrawRe  = regexp.MustCompile(`\b(?:withdraw|retract|take back|pull back|rescind)\b|\b(?:cancel|call off|drop|scrap|revoke)\b(?: [a-z0-9-]+){0,4}? (?:request|requests|ask)\b|\b(?:cancel|call off|scrap)\s+(?:request\s+)?r-[0-9a-f]{4,}\b`)
+	withdrawRe = regexp.MustCompile(`\b(?:withdraw|retract|take back|pull back|rescind)\b|\b(?:cancel|call off|drop|scrap|revoke)\b(?: [a-z0-9-]+){0,4}? (?:request|requests|ask)\b|\b(?:cancel|call off|scrap)\s+(?:request\s+)?r-[0-9a-f]{4,}\b`)
+	// statusOfRe: a question about what someone else holds.
+	statusOfRe = regexp.MustCompile(`\b(?:what|which)(?: kinds? of)?(?: access| permissions| apps| roles| entitlements)? (?:does|has) ([a-z][a-z.'-]*(?: [a-z][a-z'-]*)?) (?:currently |still |already |now )?(?:have|hold|got)\b|` +
+		`\b(?:what|which)(?: apps| systems| tools)? can ([a-z][a-z.'-]*(?: [a-z][a-z'-]*)?) (?:currently )?access\b|` +
+		`\b(?:show|list)(?: me)? ([a-z][a-z.'-]*(?: [a-z][a-z'-]*)?)'s (?:access|permissions|grants|entitlements)\b`)
 	requestIDRe = regexp.MustCompile(`\b(r-[0-9a-f]{4,32})\b`)
 	decideRe    = regexp.MustCompile(`(?i)^\s*(approve|approved|deny|denied|reject|decline)\s+(?:request\s+|approval\s+)?([a-z0-9][a-z0-9._:-]{2,80})\b[\s,.:;-]*(?:(?:because|reason:?|as|since)\s+)?(.*)$`)
 	approvalsRe = regexp.MustCompile(`\b(?:what|anything|which|list|show)\b.{0,30}\b(?:to approve|waiting for (?:me|my approval)|my approvals|pending approvals|approvals? (?:for|waiting on) me)\b`)
@@ -390,7 +397,12 @@ func Understand(text string, now time.Time, loc *time.Location) Understanding {
 		}
 	}
 	t = fixActionTypos(t)
+	if m := statusOfRe.FindStringSubmatch(t); m != nil && !relinquishRe.MatchString(t) {
+		u.StatusOf = strings.TrimSpace(m[1] + m[2] + m[3])
+	}
 	switch {
+	case u.StatusOf != "":
+		u.Action = conv.ActionStatus
 	case statusRe.MatchString(t) && !statusVetoRe.MatchString(t) && !relinquishRe.MatchString(t) && !extendRe.MatchString(t):
 		u.Action = conv.ActionStatus
 	case cancelRe.MatchString(t) && !u.Yes && !strings.HasPrefix(t, "cancel my "):
