@@ -283,6 +283,14 @@ func summary(e *igav1.Envelope) string {
 		return fmt.Sprintf("BREAK-GLASS %s for %s (%s): %s", r.GetEntitlementId(), r.GetBeneficiaryEmail(), directory.FormatDuration(m.GetDecision().GetGrantedDuration().AsDuration()), r.GetJustification())
 	case *igav1.RequestDenied:
 		return fmt.Sprintf("denied by %s: %s", m.GetBy(), m.GetReason())
+	case *igav1.RequestWithdrawn:
+		s := fmt.Sprintf("request %s withdrawn by %s", e.GetRequestId(), m.GetBy())
+		if m.GetReason() != "" {
+			s += ": " + m.GetReason()
+		}
+		return s
+	case *igav1.ReconcileDrift:
+		return fmt.Sprintf("%s %s in %s (%s)", strings.ToLower(strings.TrimPrefix(m.GetKind().String(), "DRIFT_KIND_")), m.GetPersonEmail(), m.GetGroup(), m.GetEntitlementId())
 	case *igav1.GrantChanged:
 		gr := m.GetGrant()
 		s := fmt.Sprintf("%s %s for %s", gr.GetEntitlementId(), grantStatus(gr.GetStatus()), gr.GetPersonEmail())
