@@ -258,25 +258,35 @@ type decideBody struct {
 	Reason string `json:"reason"`
 }
 
-// POST /api/requests/{id}/withdraw — the requester takes back a request still waiting.
-func (s *server) withdraw(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+// actOn reads what an action on a record posts: the record's id from the path (what
+// names the kind of record in errors), who acts and why. On a bad call it has answered.
+func actOn(w http.ResponseWriter, r *http.Request, what string) (id, as, reason string, ok bool) {
+	id = r.PathValue("id")
 	if id == "" || len(id) > 200 {
-		writeError(w, http.StatusBadRequest, "the request id is missing or too long")
-		return
+		writeError(w, http.StatusBadRequest, "the "+what+" id is missing or too long")
+		return "", "", "", false
 	}
 	var body decideBody
 	if !decodeBody(w, r, &body) {
-		return
+		return "", "", "", false
 	}
 	as, err := checkEmail("as", body.As)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return "", "", "", false
 	}
-	reason := strings.TrimSpace(body.Reason)
+	reason = strings.TrimSpace(body.Reason)
 	if len(reason) > 2000 {
 		writeError(w, http.StatusBadRequest, "reason is at most 2000 characters")
+		return "", "", "", false
+	}
+	return id, as, reason, true
+}
+
+// POST /api/requests/{id}/withdraw — the requester takes back a request still waiting.
+func (s *server) withdraw(w http.ResponseWriter, r *http.Request) {
+	id, as, reason, ok := actOn(w, r, "request")
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
@@ -292,7 +302,6 @@ func (s *server) withdraw(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/approvals/{id}/approve|deny — records the approver's decision.
 func (s *server) decide(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	var approve bool
 	switch r.PathValue("action") {
 	case "approve":
@@ -302,26 +311,12 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API route %s %s: the action is approve or deny", r.Method, r.URL.Path))
 		return
 	}
-	if id == "" || len(id) > 200 {
-		writeError(w, http.StatusBadRequest, "the approval id is missing or too long")
+	id, as, reason, ok := actOn(w, r, "approval")
+	if !ok {
 		return
 	}
-	var body decideBody
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	as, err := checkEmail("as", body.As)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	reason := strings.TrimSpace(body.Reason)
 	if !approve && reason == "" {
 		writeError(w, http.StatusBadRequest, "say why you deny: reason is required")
-		return
-	}
-	if len(reason) > 2000 {
-		writeError(w, http.StatusBadRequest, "reason is at most 2000 characters")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)

@@ -594,17 +594,13 @@ func (t *turn) status(text string) (conv.Reply, error) {
 	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
 }
 
-// label is how an entitlement is named to a user: "Grafana payments-viewer".
+// label is how an entitlement is named to a user: "Grafana payments-viewer (read)".
 func (t *turn) label(id string) string {
-	e, a, err := t.s.Entitlement(id)
+	e, _, err := t.s.Entitlement(id)
 	if err != nil {
 		return id
 	}
-	name := e.GetAppId()
-	if a != nil && a.GetName() != "" {
-		name = a.GetName()
-	}
-	return fmt.Sprintf("%s %s (%s)", name, e.GetName(), e.GetLevel())
+	return fmt.Sprintf("%s (%s)", t.shortLabel(id), e.GetLevel())
 }
 
 // shortLabel is an entitlement as a person would say it: "GitHub write".
