@@ -168,7 +168,7 @@ func (t *turn) withdraw(text string, u Understanding) (conv.Reply, error) {
 	case len(approved) > 0:
 		r := approved[0].GetRequest()
 		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("Your request %s for %s is no longer waiting for approval: it's %s. Once it's granted, say \"I'm done with %s\" to give it up.",
-			r.GetId(), t.label(r.GetEntitlementId()), strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(approved[0].GetStatus().String(), "REQUEST_STATUS_"), "_", " ")),
+			r.GetId(), t.label(r.GetEntitlementId()), statusWord(approved[0].GetStatus()),
 			t.shortLabel(r.GetEntitlementId()))}, nil
 	case u.WithdrawID != "":
 		return conv.Reply{Kind: conv.ReplyInfo, Text: fmt.Sprintf("I don't see a request %s of yours that is still open, so there's nothing to withdraw.", u.WithdrawID)}, nil
@@ -516,19 +516,29 @@ func (t *turn) statusOf(name string) (conv.Reply, error) {
 		fmt.Fprintf(&b, "%s holds no access granted through iga right now.", who)
 	} else {
 		fmt.Fprintf(&b, "%s currently holds:", who)
-		for _, g := range gs {
-			fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
-		}
+		t.listGrants(&b, gs)
 	}
 	if len(open) > 0 {
 		b.WriteString("\nOpen requests:")
 		for _, v := range open[:min(len(open), 10)] {
 			fmt.Fprintf(&b, "\n• %s — %s (%s)", v.GetRequest().GetId(), t.label(v.GetRequest().GetEntitlementId()),
-				strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(v.GetStatus().String(), "REQUEST_STATUS_"), "_", " ")))
+				statusWord(v.GetStatus()))
 		}
 	}
 	fmt.Fprintf(&b, "\nSay \"remove %s's …\" to take something away, or ask for access on their behalf.", strings.ToLower(firstName(who)))
 	return conv.Reply{Kind: conv.ReplyInfo, Text: b.String()}, nil
+}
+
+// listGrants writes one line a grant: what it is and when it ends.
+func (t *turn) listGrants(b *strings.Builder, gs []*igav1.Grant) {
+	for _, g := range gs {
+		fmt.Fprintf(b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
+	}
+}
+
+// statusWord is a request's status as people say it: "pending approval".
+func statusWord(s igav1.RequestStatus) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(s.String(), "REQUEST_STATUS_"), "_", " "))
 }
 
 // status lists the person's active access and the requests still on their way — of the
@@ -566,9 +576,7 @@ func (t *turn) status(text string) (conv.Reply, error) {
 		b.WriteString("You hold no access granted through iga right now.")
 	} else {
 		b.WriteString("You currently hold:")
-		for _, g := range gs {
-			fmt.Fprintf(&b, "\n• %s — expires %s", t.label(g.GetEntitlementId()), t.when(g.GetExpiresAt().AsTime()))
-		}
+		t.listGrants(&b, gs)
 	}
 	if len(open) > 0 {
 		b.WriteString("\nOpen requests:")

@@ -76,36 +76,30 @@ func (s *Service) Requirements(ctx context.Context, req *igav1.AccessRequest) (*
 // themselves (iga eval).
 func RequirementsOf(snap *directory.Snapshot, req *igav1.AccessRequest, dec *igav1.PolicyDecision) *igav1.RequirementsResponse {
 	resp := &igav1.RequirementsResponse{Decision: dec}
-	if IsBreakGlass(dec) {
-		// A break-glass allow: who will review it after the fact. When nobody may, the
-		// approval service denies the emergency (see submitted), so say so now.
-		stages, err := workflow.Route(snap, workflow.PartiesOf(req), reviewSteps(dec))
-		if err != nil {
-			denied := proto.Clone(dec).(*igav1.PolicyDecision)
-			denied.Effect = igav1.Effect_EFFECT_DENY
-			denied.Reason = trimDot(dec.GetReason()) + "; but no one may review it after the fact: " + err.Error()
-			resp.Decision = denied
-			return resp
-		}
-		for _, st := range stages {
-			resp.ReviewStages = append(resp.ReviewStages, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
-		}
+	// Who approves before the grant, or, for a break-glass allow, who reviews it after.
+	steps, into, nobody, fix := dec.GetApprovalSteps(), &resp.Stages, "no one may approve it",
+		"ask the directory team to fill in the missing approver (manager or owner)"
+	switch {
+	case IsBreakGlass(dec):
+		// When nobody may review it, the approval service denies the emergency (see
+		// submitted), so say so now.
+		steps, into, nobody, fix = reviewSteps(dec), &resp.ReviewStages, "no one may review it after the fact", ""
+	case dec.GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL:
 		return resp
 	}
-	if dec.GetEffect() != igav1.Effect_EFFECT_REQUIRE_APPROVAL {
-		return resp
-	}
-	stages, err := workflow.Route(snap, workflow.PartiesOf(req), dec.GetApprovalSteps())
+	stages, err := workflow.Route(snap, workflow.PartiesOf(req), steps)
 	if err != nil {
 		denied := proto.Clone(dec).(*igav1.PolicyDecision)
 		denied.Effect = igav1.Effect_EFFECT_DENY
-		denied.Reason = trimDot(dec.GetReason()) + "; but no one may approve it: " + err.Error()
-		denied.Remediation = append(denied.Remediation, "ask the directory team to fill in the missing approver (manager or owner)")
+		denied.Reason = trimDot(dec.GetReason()) + "; but " + nobody + ": " + err.Error()
+		if fix != "" {
+			denied.Remediation = append(denied.Remediation, fix)
+		}
 		resp.Decision = denied
 		return resp
 	}
 	for _, st := range stages {
-		resp.Stages = append(resp.Stages, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
+		*into = append(*into, &igav1.StageApprovers{Stage: st.Number, Approvers: st.Approvers(), Description: st.Description()})
 	}
 	return resp
 }
