@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// People's time zones decide what "until Friday" and "17:00 PST" mean: the zone
+	// database is built in, so a machine or container without one reads them the same.
+	_ "time/tzdata"
 )
 
 // AccessName names an entitlement the way people read it: "Grafana payments-viewer". An

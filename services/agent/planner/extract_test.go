@@ -64,7 +64,7 @@ func TestParseDuration(t *testing.T) {
 func TestBusinessDaysInTheirTimeZone(t *testing.T) {
 	la, err := time.LoadLocation("America/Los_Angeles")
 	if err != nil {
-		t.Skip("no time zone data:", err)
+		t.Fatal(err) // the zone database is built in (pkg/directory imports time/tzdata)
 	}
 	friNight := time.Date(2026, 12, 5, 7, 30, 0, 0, time.UTC) // Fri 4 Dec 23:30 in LA
 	if got, _, _ := ParseDuration("for 1 business day", friNight, la); got != 72*time.Hour {
